@@ -1,0 +1,43 @@
+# The two commands of the README:
+#   make lab    open the course in JupyterLab (serving chapters/)
+#   make test   lint, check the notebook pairs, run the unit tests, execute every chapter
+# Both create .venv and install the pinned package with its dev extras when missing or stale.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.s2s-installed
+D2L    := d2l==1.0.3
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: lab test setup lint pairs unit chapters
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# d2l is the tests' oracle; its own pins fail on Python >= 3.12, so no deps.
+	$(PY) -m pip install --quiet --no-deps $(D2L)
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(AS_ROOT) $(LAB_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check utils tests benchmarks chapters
+
+pairs: $(STAMP)
+	$(PY) tests/tools/check_pairs.py
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+chapters: $(STAMP)
+	S2S_PROFILE=ci $(PY) tests/tools/run_chapters.py
+
+test: lint pairs unit chapters

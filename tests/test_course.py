@@ -1,0 +1,158 @@
+"""The repository's own consistency: book.toml vs chapters/, jupytext pairs, ruff, environment.
+
+Each check is also run on a broken copy, to show that the test command would fail."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from course import ROOT, book_problems, chapters, load_book, pair_problems
+
+PY = sys.executable
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """A copy of the files the checks read: book.toml, chapters/, pyproject.toml, a utils file."""
+    for name in ("book.toml", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "chapters", tmp_path / "chapters",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    (tmp_path / "utils").mkdir()
+    shutil.copy(ROOT / "utils" / "s2s" / "runtime.py", tmp_path / "utils" / "runtime.py")
+    return tmp_path
+
+
+def run_check_script(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, str(ROOT / "tests/tools/check_pairs.py"), str(root)],
+                          capture_output=True, text=True)
+
+
+def test_book_lists_exactly_the_chapters():
+    assert book_problems(ROOT) == []
+    assert [c.file for c in chapters()][0] == "01_encoder_decoder"
+
+
+def test_every_pair_is_in_sync():
+    assert pair_problems(ROOT / "chapters") == []
+
+
+def test_clean_copy_passes_the_check_script(repo_copy):
+    result = run_check_script(repo_copy)
+    assert result.returncode == 0, result.stdout
+
+
+def test_deleted_chapter_fails(repo_copy):
+    (repo_copy / "chapters" / "01_encoder_decoder.ipynb").unlink()
+    result = run_check_script(repo_copy)
+    assert result.returncode == 1
+    assert "listed in book.toml but does not exist" in result.stdout
+
+
+def test_unlisted_chapter_fails(repo_copy):
+    for ext in ("ipynb", "py"):
+        shutil.copy(repo_copy / "chapters" / f"01_encoder_decoder.{ext}",
+                    repo_copy / "chapters" / f"99_extra.{ext}")
+    result = run_check_script(repo_copy)
+    assert result.returncode == 1
+    assert "99_extra.ipynb exists but is not listed" in result.stdout
+
+
+def test_desynced_pair_fails(repo_copy):
+    py = repo_copy / "chapters" / "01_encoder_decoder.py"
+    py.write_text(py.read_text().replace("V = 14", "V = 15", 1))
+    result = run_check_script(repo_copy)
+    assert result.returncode == 1
+    assert "disagree" in result.stdout and "jupytext --sync" in result.stdout
+
+
+def test_missing_twin_fails(repo_copy):
+    (repo_copy / "chapters" / "01_encoder_decoder.py").unlink()
+    result = run_check_script(repo_copy)
+    assert result.returncode == 1
+    assert "has no jupytext twin" in result.stdout
+
+
+def test_ruff_passes_on_the_repo_and_fails_on_an_error(repo_copy):
+    targets = ["utils", "tests", "benchmarks", "chapters"]
+    clean = subprocess.run([PY, "-m", "ruff", "check", *targets], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+    bad = repo_copy / "utils" / "runtime.py"
+    bad.write_text("import json\n" + bad.read_text())  # an unused import, out of order
+    broken = subprocess.run([PY, "-m", "ruff", "check", "utils", "chapters"], cwd=repo_copy,
+                            capture_output=True, text=True)
+    assert broken.returncode == 1
+    assert "F401" in broken.stdout
+
+
+def _pyproject() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_environment_yml_installs_what_pyproject_declares():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = _pyproject()["project"]
+    assert env["channels"] == ["conda-forge"]
+    conda_deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    # conda supplies only the interpreter and pip; every library comes from pyproject.toml
+    assert sorted(d.split("=")[0] for d in conda_deps) == ["pip", "python"]
+    python = next(d for d in conda_deps if d.startswith("python="))
+    version = python.split("=")[1]
+    assert Requirement(f"python{project['requires-python']}").specifier.contains(version + ".0")
+    assert "-e .[dev]" in pip_section
+    assert "dev" in project["optional-dependencies"]
+    assert "-c constraints.txt" in pip_section
+
+
+def test_constraints_pin_every_declared_dependency_within_its_range():
+    project = _pyproject()["project"]
+    pins = _constraints()
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for spec in declared:
+        req = Requirement(spec)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is in pyproject.toml but not pinned in constraints.txt"
+        assert req.specifier.contains(pins[name]), f"{req.name}=={pins[name]} is outside {req}"
+
+
+def _colab_url(stem: str) -> str:
+    course = load_book()["course"]
+    repo = course["repository"].removeprefix("https://github.com/")
+    return (f"https://colab.research.google.com/github/{repo}/blob/{course['branch']}"
+            f"/chapters/{stem}.ipynb")
+
+
+def test_readme_and_notebooks_point_at_the_repository():
+    readme = (ROOT / "README.md").read_text()
+    repository = load_book()["course"]["repository"]
+    for chapter in chapters():
+        row = next((line for line in readme.splitlines()
+                    if f"(chapters/{chapter.file}.ipynb)" in line), None)
+        assert row is not None, f"README's chapter table has no row for {chapter.file}"
+        assert chapter.title in row and _colab_url(chapter.file) in row
+        source = (ROOT / "chapters" / f"{chapter.file}.py").read_text()
+        assert _colab_url(chapter.file) in source, f"{chapter.file}: Colab badge"
+        assert f"s2s-course @ git+{repository}" in source, f"{chapter.file}: Colab install cell"
+        assert "%pip" not in source, "call pip through subprocess (STYLE.md §3)"

@@ -1,0 +1,18 @@
+"""Fail when a chapter notebook and its jupytext twin disagree, or book.toml and chapters/ do.
+
+Usage: python tests/tools/check_pairs.py [ROOT]"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from course import ROOT, book_problems, pair_problems  # noqa: E402
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT
+    problems = book_problems(root) + pair_problems(root / "chapters")
+    for p in problems:
+        print(f"FAIL: {p}")
+    if problems:
+        sys.exit(1)
+    print(f"ok: book.toml matches chapters/; every pair in {root / 'chapters'} is in sync")

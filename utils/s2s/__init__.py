@@ -1,0 +1,36 @@
+"""s2s: the library of the course "Sequence to Sequence".
+
+One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-checks),
+`models` (the encoder-decoder interface and models), and, as the chapters add them,
+`data`, `attention`, `decoding`, `train`, `metrics`, `plot`."""
+
+from s2s.profiles import PROFILES, Profile, get_profile
+from s2s.runtime import CheckFailed, check, get_device, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROFILES",
+    "CheckFailed",
+    "Profile",
+    "check",
+    "get_device",
+    "get_profile",
+    "seed_everything",
+    "setup",
+]
+
+
+def setup(profile: str | None = None, seed: int = 0) -> tuple[Profile, object]:
+    """A chapter's first call: pick the profile and device, seed everything, print both.
+
+    Returns (profile, device)."""
+    import torch
+
+    chosen = get_profile(profile)
+    device = get_device()
+    seed_everything(seed)
+    print(
+        f"s2s {__version__} | profile: {chosen.name} | device: {device} | torch {torch.__version__}"
+    )
+    return chosen, device
