@@ -1,6 +1,417 @@
-"""Data: from raw Tatoeba files to padded batches.
+"""Data: from raw Tatoeba lines to length-bucketed padded batches.
 
-Special token ids are fixed in every vocabulary of the course."""
+    text --parse_pairs--> (english, other) pairs --tokenize--> token lists
+         --split_by_source--> train / valid / test --Vocab--> ids --collate--> padded batches
+
+Special token ids are fixed in every vocabulary of the course: `<pad>`=0, `<unk>`=1,
+`<bos>`=2, `<eos>`=3, so a padding mask is simply `ids != 0`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from s2s.download import Release, fetch, read_text
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+
+Tokens = list[str]
+Pair = tuple[Tokens, Tokens]  # (source tokens, target tokens), without <bos>/<eos>
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass
+class ParseReport:
+    """What `parse_pairs` read: every line is a pair, blank, or malformed (with its reason)."""
+
+    lines: int = 0
+    pairs: int = 0
+    three_column: int = 0
+    blank: list[int] = field(default_factory=list)  # 1-based line numbers
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+    def __str__(self) -> str:
+        text = (f"{self.lines:,} lines: {self.pairs:,} pairs "
+                f"({self.three_column:,} with an attribution column), "
+                f"{len(self.blank):,} blank, {len(self.malformed):,} malformed")
+        if self.malformed:
+            text += "; first malformed: " + "; ".join(
+                f"line {n}: {why}" for n, why in self.malformed[:3])
+        return text
+
+
+def parse_pairs(text: str) -> tuple[list[tuple[str, str]], ParseReport]:
+    """Parse manythings' `English<TAB>Other[<TAB>attribution]` lines.
+
+    A leading byte-order mark is removed. Blank lines and malformed lines (one column, more
+    than three, or an empty sentence) are not pairs: they are counted in the report."""
+    report = ParseReport()
+    pairs = []
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        report.lines += 1
+        if not line.strip():
+            report.blank.append(number)
+            continue
+        columns = line.split("\t")
+        if len(columns) not in (2, 3):
+            report.malformed.append((number, f"{len(columns)} tab-separated columns, not 2 or 3"))
+            continue
+        src, tgt = columns[0].strip(), columns[1].strip()
+        if not src or not tgt:
+            report.malformed.append((number, "an empty sentence"))
+            continue
+        report.three_column += len(columns) == 3
+        pairs.append((src, tgt))
+    report.pairs = len(pairs)
+    return pairs, report
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenisation
+
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^ ])([,.!?])")
+_SPACE_THEN_PUNCT = re.compile(r" ([,.!?])")
+
+
+def normalize(sentence: str) -> str:
+    """d2l's normalisation: non-breaking spaces become spaces, lower-case, and a space before
+    each of `, . ! ?` that does not already follow one (d2l's `MTFraEng._preprocess`)."""
+    sentence = sentence.replace("\u202f", " ").replace("\xa0", " ").lower()
+    return _SPACE_BEFORE_PUNCT.sub(r" \1", sentence)
+
+
+def tokenize_words(sentence: str) -> Tokens:
+    """Word tokens, exactly as d2l 1.0.3 makes them (without its appended `<eos>`)."""
+    return [t for t in normalize(sentence).split(" ") if t]
+
+
+def tokenize_chars(sentence: str) -> Tokens:
+    """Character tokens (the Keras character-level seed): every character, spaces included,
+    case kept; non-breaking spaces become plain spaces."""
+    return list(sentence.replace("\u202f", " ").replace("\xa0", " "))
+
+
+def tokenize_zh(sentence: str) -> Tokens:
+    """Chinese as characters: every character except whitespace."""
+    return [c for c in sentence if not c.isspace()]
+
+
+TOKENIZERS: dict[str, Callable[[str], Tokens]] = {
+    "word": tokenize_words, "char": tokenize_chars, "zh": tokenize_zh,
+}
+
+
+def detokenize(tokens: Sequence[str], kind: str = "word") -> str:
+    """Tokens back to text. For words: join with spaces and undo the space `normalize` put
+    before `, . ! ?` (so BLEU sees ordinary text). Case is not restored."""
+    if kind == "word":
+        return _SPACE_THEN_PUNCT.sub(r"\1", " ".join(tokens))
+    if kind in ("char", "zh"):
+        return "".join(tokens)
+    raise ValueError(f"unknown tokenizer {kind!r}: use one of {', '.join(TOKENIZERS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary
+
+
+class Vocab:
+    """Token <-> id. Specials first at fixed ids, then tokens by frequency (ties: alphabetical).
+
+    Tokens seen fewer than `min_freq` times map to `<unk>`."""
+
+    def __init__(self, tokens: Sequence[str], min_freq: int = 1) -> None:
+        clash = [t for t in tokens if t in SPECIALS]
+        if clash:
+            raise ValueError(f"special tokens {clash} must not be in the token list")
+        self.itos: list[str] = [*SPECIALS, *tokens]
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+        self.min_freq = min_freq
+
+    @classmethod
+    def build(cls, sentences: Sequence[Tokens], min_freq: int = 2) -> Vocab:
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+        counts = Counter(t for s in sentences for t in s if t not in SPECIALS)
+        kept = [t for t, n in counts.items() if n >= min_freq]
+        kept.sort(key=lambda t: (-counts[t], t))
+        return cls(kept, min_freq)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.stoi.get(t, UNK) for t in tokens]
+
+    def decode(self, ids: Sequence[int] | Tensor) -> Tokens:
+        """Ids to tokens, stopping at the first `<eos>` and skipping `<pad>` and `<bos>`."""
+        out = []
+        for i in (ids.tolist() if isinstance(ids, Tensor) else ids):
+            if i == EOS:
+                break
+            if i not in (PAD, BOS):
+                out.append(self.itos[i])
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps({"specials": list(SPECIALS), "min_freq": self.min_freq,
+                           "tokens": self.itos[len(SPECIALS):]}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Vocab:
+        data = json.loads(text)
+        if data.get("specials") != list(SPECIALS):
+            raise ValueError(f"vocabulary specials {data.get('specials')} differ from the "
+                             f"course's fixed {list(SPECIALS)}")
+        return cls(data["tokens"], data.get("min_freq", 1))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Vocab:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} tokens, min_freq={self.min_freq})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits
+
+
+@dataclass
+class Splits:
+    train: list[Pair]
+    valid: list[Pair]
+    test: list[Pair]
+
+
+def _source_groups(pairs: Sequence[Pair]) -> dict[tuple[str, ...], list[Pair]]:
+    groups: dict[tuple[str, ...], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(tuple(pair[0]), []).append(pair)
+    return groups
+
+
+def split_by_source(pairs: Sequence[Pair], valid_frac: float = 0.05, test_frac: float = 0.05,
+                    seed: int = 0, max_pairs: int | None = None) -> Splits:
+    """A seeded train/valid/test split in which all pairs of one source sentence stay together.
+
+    Source sentences are shuffled with `seed`; the first `test_frac` of them (and all their
+    translations) form the test split, the next `valid_frac` the validation split. With
+    `max_pairs`, only whole source groups up to that many pairs are kept (a corpus slice that
+    is a random sample, and the same prefix for every size)."""
+    if not (0 <= valid_frac and 0 <= test_frac and valid_frac + test_frac < 1):
+        raise ValueError("need 0 <= valid_frac, test_frac and valid_frac + test_frac < 1")
+    groups = list(_source_groups(pairs).values())
+    random.Random(seed).shuffle(groups)
+    if max_pairs is not None:
+        kept, total = [], 0
+        for group in groups:
+            if total >= max_pairs:
+                break
+            kept.append(group)
+            total += len(group)
+        groups = kept
+    n_test, n_valid = round(len(groups) * test_frac), round(len(groups) * valid_frac)
+    flat = lambda gs: [p for g in gs for p in g]  # noqa: E731
+    return Splits(train=flat(groups[n_test + n_valid:]),
+                  valid=flat(groups[n_test:n_test + n_valid]), test=flat(groups[:n_test]))
+
+
+def naive_split(pairs: Sequence[Pair], test_frac: float = 0.05, seed: int = 0) -> tuple[
+        list[Pair], list[Pair]]:
+    """The split not to make: shuffle pairs, cut. Returns (train, test)."""
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    n_test = round(len(shuffled) * test_frac)
+    return shuffled[n_test:], shuffled[:n_test]
+
+
+def leaked_fraction(train: Sequence[Pair], test: Sequence[Pair]) -> float:
+    """The fraction of test pairs whose source sentence also appears in the training pairs."""
+    seen = {tuple(src) for src, _ in train}
+    return sum(tuple(src) in seen for src, _ in test) / max(len(test), 1)
+
+
+def group_references(pairs: Sequence[Pair]) -> list[tuple[Tokens, list[Tokens]]]:
+    """One entry per distinct source, in first-seen order, with all its target references."""
+    return [(list(src), [tgt for _, tgt in group]) for src, group in _source_groups(pairs).items()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+class PairDataset(Dataset):
+    """Pairs as id lists. Item i: (source ids + <eos>, target ids) — <bos>/<eos> of the target
+    are added by `collate`."""
+
+    def __init__(self, pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+        self.src = [src_vocab.encode(s) + [EOS] for s, _ in pairs]
+        self.tgt = [tgt_vocab.encode(t) for _, t in pairs]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, i: int) -> tuple[list[int], list[int]]:
+        return self.src[i], self.tgt[i]
+
+    def lengths(self) -> list[tuple[int, int]]:
+        """(source length incl. <eos>, target length + 1) per item: the padded widths."""
+        return [(len(s), len(t) + 1) for s, t in zip(self.src, self.tgt, strict=True)]
+
+
+def _pad(rows: Sequence[Sequence[int]]) -> Tensor:
+    """Rows of ids -> (len(rows), longest) tensor, right-padded with <pad> = 0."""
+    width = max(len(r) for r in rows)
+    return torch.tensor([[*r, *[PAD] * (width - len(r))] for r in rows], dtype=torch.long)
+
+
+def collate(items: Sequence[tuple[list[int], list[int]]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Pad a list of items into (src (B, S), src_len (B,), tgt_in (B, T), tgt_out (B, T)).
+
+    tgt_in = <bos> y1 .. yn, tgt_out = y1 .. yn <eos>; padding is 0 everywhere."""
+    src = [s for s, _ in items]
+    tgt = [t for _, t in items]
+    return (_pad(src), torch.tensor([len(s) for s in src]),
+            _pad([[BOS, *t] for t in tgt]), _pad([[*t, EOS] for t in tgt]))
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of items of similar length, so little of each batch is padding.
+
+    Each epoch: shuffle the items (seeded, a new order per epoch), sort them stably by
+    (source length, target length), cut into batches, and shuffle the batches' order."""
+
+    def __init__(self, lengths: Sequence[tuple[int, int]], batch_size: int, shuffle: bool = True,
+                 seed: int = 0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lengths = list(lengths)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        self.epoch += 1
+        order = list(range(len(self.lengths)))
+        if self.shuffle:
+            rng.shuffle(order)
+        order.sort(key=lambda i: self.lengths[i])
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.shuffle:
+            rng.shuffle(batches)
+        yield from batches
+
+
+def make_loader(dataset: PairDataset, batch_size: int, *, bucket: bool = True,
+                shuffle: bool = True, seed: int = 0) -> DataLoader:
+    """A DataLoader of padded batches; `bucket=False` gives plain (shuffled) batches."""
+    if bucket:
+        sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=shuffle, seed=seed)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
+                      generator=generator)
+
+
+def padding_efficiency(loader: DataLoader) -> dict[str, float]:
+    """The fraction of source, target and all token slots that hold real tokens (not <pad>)."""
+    real = {"src": 0, "tgt": 0}
+    slots = {"src": 0, "tgt": 0}
+    for src, _, _, tgt_out in loader:
+        for key, ids in (("src", src), ("tgt", tgt_out)):
+            real[key] += int((ids != PAD).sum())
+            slots[key] += ids.numel()
+    return {"src": real["src"] / slots["src"], "tgt": real["tgt"] / slots["tgt"],
+            "all": (real["src"] + real["tgt"]) / (slots["src"] + slots["tgt"])}
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything together
+
+DEFAULT_TOKENIZERS = {"fra-eng": ("word", "word"), "cmn-eng": ("word", "zh")}
+
+
+@dataclass
+class TranslationData:
+    """A corpus ready for training: splits of tokenised pairs and the training vocabularies."""
+
+    release: Release
+    report: ParseReport
+    splits: Splits
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    tokenizers: tuple[str, str]
+
+    def dataset(self, split: str) -> PairDataset:
+        return PairDataset(getattr(self.splits, split), self.src_vocab, self.tgt_vocab)
+
+    def loader(self, split: str, batch_size: int, *, bucket: bool = True,
+               shuffle: bool | None = None, seed: int = 0) -> DataLoader:
+        """Padded batches of `split` ("train", "valid", "test"); only train shuffles by default."""
+        shuffle = split == "train" if shuffle is None else shuffle
+        return make_loader(self.dataset(split), batch_size, bucket=bucket, shuffle=shuffle,
+                           seed=seed)
+
+    def references(self, split: str = "test") -> list[tuple[Tokens, list[Tokens]]]:
+        """Distinct sources of `split` with all their references (for multi-reference BLEU)."""
+        return group_references(getattr(self.splits, split))
+
+
+def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
+                     max_pairs: int | None = None, min_freq: int = 2, valid_frac: float = 0.05,
+                     test_frac: float = 0.05, seed: int = 0,
+                     tokenizers: tuple[str, str] | None = None,
+                     verbose: bool = True) -> TranslationData:
+    """Fetch, parse, tokenise, filter by length, split by source, and build vocabularies.
+
+    max_len: keep pairs whose both sides have at most this many tokens (None: all).
+    max_pairs: a random slice of about this many pairs (whole source groups; None: all).
+    Vocabularies are built from the training split only."""
+    path, release = fetch(dataset)
+    text = read_text(path, release)
+    raw_pairs, report = parse_pairs(text)
+    src_kind, tgt_kind = tokenizers or DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
+    tok_src, tok_tgt = TOKENIZERS[src_kind], TOKENIZERS[tgt_kind]
+    pairs = [(tok_src(s), tok_tgt(t)) for s, t in raw_pairs]
+    n_all = len(pairs)
+    if max_len is not None:
+        pairs = [p for p in pairs if len(p[0]) <= max_len and len(p[1]) <= max_len]
+    splits = split_by_source(pairs, valid_frac, test_frac, seed=seed, max_pairs=max_pairs)
+    src_vocab = Vocab.build([s for s, _ in splits.train], min_freq)
+    tgt_vocab = Vocab.build([t for _, t in splits.train], min_freq)
+    if verbose:
+        print(f"{release.name} ({path.name}): {report}")
+        if max_len is not None:
+            print(f"kept {len(pairs):,} of {n_all:,} pairs with <= {max_len} tokens per side")
+        print(f"split by source sentence: train {len(splits.train):,}, valid "
+              f"{len(splits.valid):,}, test {len(splits.test):,} pairs; vocab "
+              f"{len(src_vocab):,} source / {len(tgt_vocab):,} target tokens "
+              f"(min_freq={min_freq})")
+        print("Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.")
+    return TranslationData(release, report, splits, src_vocab, tgt_vocab, (src_kind, tgt_kind))

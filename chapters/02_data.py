@@ -1,0 +1,369 @@
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/s2s-course/seq2seq/blob/main/chapters/02_data.ipynb)
+#
+# # 2. Data: from raw Tatoeba lines to batches
+#
+# A translation model is only as honest as its data pipeline. This chapter takes the real
+# English–French sentence pairs of the Tatoeba project from the downloaded file to the padded
+# batches that chapters 3–5 train on, and measures two things that quietly ruin results
+# elsewhere: how much a naive train/test split leaks test sentences into training, and how much
+# of a batch is padding.
+#
+# **In this chapter you will learn**
+# 1. how the corpus is fetched and verified by checksum, and how it is parsed;
+# 2. word-level and character-level tokenisation, and why our word tokens match d2l's;
+# 3. vocabularies with fixed special ids, `min_freq` and `<unk>`;
+# 4. why the split must be made **by source sentence**, measured on the real corpus;
+# 5. padding, lengths and masks, and how length bucketing removes most of the padding.
+#
+# *The sentences shown in this chapter are from Tatoeba (tatoeba.org) via
+# manythings.org/anki, licensed CC-BY 2.0 France.*
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q",
+         "s2s-course @ git+https://github.com/s2s-course/seq2seq"],
+        check=True,
+    )
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import s2s
+
+profile, device = s2s.setup()
+
+# %% [markdown]
+# ## 2.1 Getting the file
+#
+# `s2s.download.fetch` knows each release of the corpus by its checksum. It looks first in a
+# mirror folder (`S2S_DATA_DIR`; the course's CI points it at an offline copy), then in the
+# download cache, and only then downloads — through pooch, which writes to a temporary file and
+# keeps it only if its checksum matches. A file that fails the check is refused with a message
+# that says what to do; it is never used "because it was there".
+
+# %%
+from s2s.download import RELEASES, fetch, read_text
+
+path, release = fetch("fra-eng")
+print("file:   ", path.name)
+print("release:", release.name, "—", release.note)
+print("hash:   ", release.known_hash)
+print("other known releases:", [r for r in RELEASES if r != release.name])
+
+# %% [markdown]
+# The archive holds one text file with one pair per line, `English<TAB>French` (newer releases
+# add a third column with attribution). We read it in memory — no extraction to disk, and an
+# archive with a `../` path inside is refused.
+
+# %%
+text = read_text(path, release)
+for line in text.splitlines()[:5]:
+    print(repr(line))
+
+# %% [markdown]
+# Note the `'\u202f'` in *Cours !*: French typography puts a narrow non-breaking space before
+# `!` and `?`. Parsing counts every line: a pair, a blank line, or a malformed line (with its
+# line number and reason) — nothing is dropped without being reported.
+
+# %%
+from s2s.data import parse_pairs
+
+raw_pairs, report = parse_pairs(text)
+print(report)
+
+# %% [markdown]
+# ## 2.2 Tokenisation
+#
+# At word level we follow d2l exactly (a unit test checks every line of the corpus against
+# d2l 1.0.3's own code): replace non-breaking spaces, lower-case, and put a space before
+# `, . ! ?` so punctuation becomes its own token. `detokenize` reverses the spacing, so that BLEU
+# in chapter 3 is computed on ordinary text.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from s2s.data import detokenize, tokenize_chars, tokenize_words, tokenize_zh
+
+for sentence in ["Go.", "Cours\u202f!", "I'm cold, aren't you?", "J'ai froid."]:
+    tokens = tokenize_words(sentence)
+    print(f"{sentence!r:26} -> {tokens} -> {detokenize(tokens)!r}")
+
+# %% [markdown]
+# At character level (the design of the Keras character-level seq2seq example) every character
+# is a token, case and spaces included; Chinese, which has no spaces between words, is
+# tokenised as characters too (a later chapter uses the English–Mandarin corpus).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(tokenize_chars("Va !"))
+print(tokenize_zh("我很好。"))
+
+# %% [markdown]
+# Let us tokenise the whole corpus at word level and look at the lengths.
+
+# %%
+word_pairs = [(tokenize_words(en), tokenize_words(fr)) for en, fr in raw_pairs]
+en_lens = torch.tensor([len(en) for en, _ in word_pairs])
+fr_lens = torch.tensor([len(fr) for _, fr in word_pairs])
+print(f"{len(word_pairs):,} pairs; English tokens: median {en_lens.median()}, max {en_lens.max()};"
+      f" French tokens: median {fr_lens.median()}, max {fr_lens.max()}")
+for limit in (8, 12, 16):
+    kept = ((en_lens <= limit) & (fr_lens <= limit)).float().mean()
+    print(f"pairs with <= {limit} tokens per side: {kept:.1%}")
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+bins = torch.arange(0.5, 31.5, 1.0)
+ax.hist([en_lens.clamp(max=30), fr_lens.clamp(max=30)], bins=bins, label=["English", "French"])
+ax.set(xlabel="tokens per sentence (30 = 30 or more)", ylabel="pairs",
+       title="Sentence lengths in Tatoeba fra-eng")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Most sentences are short; the long tail is rare. The models of chapters 3–5 train on pairs
+# of at most `profile.max_len` tokens per side (12 for the `cpu` profile), which keeps the vast
+# majority of the corpus.
+
+# %% [markdown]
+# ## 2.3 Vocabularies
+#
+# A `Vocab` maps tokens to ids. The four special tokens have fixed ids in every vocabulary —
+# `<pad>`=0, `<unk>`=1, `<bos>`=2, `<eos>`=3 — so that a padding mask is always `ids != 0`.
+# Other tokens follow by frequency; tokens seen fewer than `min_freq` times become `<unk>`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from s2s.data import Vocab
+
+toy = Vocab.build([["le", "chat", "."], ["le", "chien", "."], ["un", "chat", "!"]], min_freq=2)
+print(toy.itos)
+print(toy.encode(["le", "chat", "noir", "."]), "<- 'noir' is unknown")
+print(toy.decode([2, 4, 5, 3, 0, 0]), "<- decoding stops at <eos>, skips <bos>/<pad>")
+
+# %% [markdown]
+# Word and character vocabularies trade size against length. We build both from the French
+# side and measure how many tokens of *other* sentences they cannot represent (`<unk>`):
+
+# %%
+train_fr, other_fr = [fr for _, fr in word_pairs[::2]], [fr for _, fr in word_pairs[1::2]]
+train_chars = [tokenize_chars(fr) for _, fr in raw_pairs[::2]]
+other_chars = [tokenize_chars(fr) for _, fr in raw_pairs[1::2]]
+
+
+def unk_rate(vocab: Vocab, sentences: list[list[str]]) -> float:
+    ids = [i for s in sentences for i in vocab.encode(s)]
+    return sum(i == 1 for i in ids) / len(ids)
+
+
+print(f"{'vocabulary':24}{'size':>8}{'<unk> rate':>12}{'mean length':>13}")
+for min_freq in (1, 2, 5):
+    v = Vocab.build(train_fr, min_freq)
+    print(f"{'words, min_freq=' + str(min_freq):24}{len(v):8,}{unk_rate(v, other_fr):12.2%}"
+          f"{sum(map(len, other_fr)) / len(other_fr):13.1f}")
+v = Vocab.build(train_chars, 1)
+print(f"{'characters':24}{len(v):8,}{unk_rate(v, other_chars):12.2%}"
+      f"{sum(map(len, other_chars)) / len(other_chars):13.1f}")
+
+# %% [markdown]
+# Words: tens of thousands of ids, a few percent unknown, short sequences. Characters: about a
+# hundred ids, almost nothing unknown, sequences four to five times longer — which is harder
+# for an RNN to carry across (chapter 1's bottleneck). The course uses words, with
+# `min_freq=2`.
+
+# %% [markdown]
+# ## 2.4 A split that does not leak
+#
+# Tatoeba often has several French translations of one English sentence — that is how a
+# translation corpus should be, but it breaks the usual "shuffle and cut" split: the English
+# sentence lands in training with one translation and in the test set with another, and the
+# model is "tested" on sentences it has already learned.
+
+# %%
+from collections import Counter
+
+counts = Counter(" ".join(en) for en, _ in word_pairs)
+multi = sum(1 for c in counts.values() if c > 1)
+print(f"{len(counts):,} distinct English sentences; {multi:,} of them have 2+ translations")
+sentence, n = counts.most_common(1)[0]
+print(f"most translated: {sentence!r} ({n} translations)")
+
+# %% [markdown]
+# We measure the leak: the fraction of test pairs whose English sentence also appears in the
+# training pairs, for a naive split and for `split_by_source`, which shuffles *source
+# sentences* and keeps all translations of one sentence on the same side.
+
+# %%
+from s2s.data import leaked_fraction, naive_split, split_by_source
+
+naive_train, naive_test = naive_split(word_pairs, test_frac=0.05, seed=0)
+naive_leak = leaked_fraction(naive_train, naive_test)
+splits = split_by_source(word_pairs, valid_frac=0.05, test_frac=0.05, seed=0)
+our_leak = leaked_fraction(splits.train + splits.valid, splits.test)
+print(f"naive split:     {naive_leak:.1%} of {len(naive_test):,} test pairs have their source "
+      "in training")
+print(f"split by source: {our_leak:.1%} of {len(splits.test):,} test pairs")
+s2s.check(our_leak == 0.0 and naive_leak > 0, "the source split leaks nothing; the naive one does")
+
+# %% [markdown]
+# A leak of that size would inflate every BLEU score in this course. The by-source split also
+# gives each test sentence **all** its references, which multi-reference BLEU uses in
+# chapter 3:
+
+# %%
+from s2s.data import group_references
+
+refs = group_references(splits.test)
+source, references = max(refs, key=lambda r: len(r[1]))
+print(" ".join(source))
+for ref in references[:5]:
+    print("   ", " ".join(ref))
+
+# %% [markdown]
+# ## 2.5 Padding, lengths, masks
+#
+# A batch is a rectangle, sentences are not. We pad with `<pad>` (id 0 — never with `<bos>`, as
+# the PyTorch tutorial does, which makes padding indistinguishable from real starts) and keep
+# each source's length. The decoder's input is the target shifted right behind `<bos>`; its
+# output is the target followed by `<eos>`. The source also ends with `<eos>`, as in d2l.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from s2s.data import PAD, PairDataset, collate
+
+src_vocab = Vocab.build([en for en, _ in splits.train], profile.min_freq)
+tgt_vocab = Vocab.build([fr for _, fr in splits.train], profile.min_freq)
+example = [(["go", "."], ["va", "!"]), (["i", "am", "cold", "."], ["j'ai", "froid", "."])]
+src, src_len, tgt_in, tgt_out = collate(PairDataset(example, src_vocab, tgt_vocab))
+for name, t in [("src", src), ("src_len", src_len), ("tgt_in", tgt_in), ("tgt_out", tgt_out)]:
+    print(f"{name:8}{tuple(t.shape)}")
+print("source mask (src != PAD):")
+print((src != PAD).int())
+print("tgt_in[0]: ", tgt_vocab.decode(tgt_in[0]), "(decode drops <bos>, <pad>)")
+print("tgt_out[1]:", tgt_vocab.decode(tgt_out[1]), "then id", tgt_out[1, -1].item(), "= <eos>")
+
+# %% [markdown]
+# How much of a batch is padding? With batches drawn at random from the training split, short
+# and long sentences share a batch and the short ones are padded to the longest. The
+# `BucketBatchSampler` shuffles, then sorts by length and cuts consecutive items into batches
+# (whose order is shuffled again), so a batch holds sentences of nearly equal length. We measure
+# the fraction of token slots that hold real tokens, over one epoch of the full training split:
+
+# %%
+from s2s.data import make_loader, padding_efficiency
+
+train_set = PairDataset(splits.train, src_vocab, tgt_vocab)
+plain = padding_efficiency(make_loader(train_set, 128, bucket=False))
+bucketed = padding_efficiency(make_loader(train_set, 128, bucket=True))
+print(f"{'batches':12}{'source':>10}{'target':>10}{'all':>10}")
+for name, eff in [("random", plain), ("bucketed", bucketed)]:
+    print(f"{name:12}{eff['src']:10.1%}{eff['tgt']:10.1%}{eff['all']:10.1%}")
+s2s.check(bucketed["src"] >= 0.85 and bucketed["tgt"] >= 0.85,
+          "bucketing fills at least 85% of source and target slots with real tokens")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
+for ax, loader, title in [(axes[0], make_loader(train_set, 32, bucket=False), "random batch"),
+                          (axes[1], make_loader(train_set, 32, bucket=True), "bucketed batch")]:
+    batch_src = next(iter(loader))[0]
+    ax.imshow((batch_src != PAD).numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    ax.set(title=f"{title}: {tuple(batch_src.shape)}", xlabel="position", ylabel="sentence")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Black is a real token, white is padding: in a random batch, the longest sentence sets the
+# width for all. Every pad slot still costs compute in an RNN, so bucketing is a free speed-up
+# (chapter 3's loss also ignores the pad slots, so they do not distort training).
+
+# %% [markdown]
+# ## 2.6 The library call
+#
+# Everything above is one call in `s2s.data`, which later chapters use: fetch, parse, tokenise,
+# keep pairs of at most `max_len` tokens, split by source, and build vocabularies **from the
+# training split only** (so no test word shapes the vocabulary).
+
+# %%
+from s2s.data import load_translation
+
+data = load_translation("fra-eng", max_len=profile.max_len, max_pairs=profile.max_pairs,
+                        min_freq=profile.min_freq)
+batch = next(iter(data.loader("train", batch_size=profile.batch_size)))
+print([tuple(t.shape) for t in batch])
+s2s.check(leaked_fraction(data.splits.train + data.splits.valid, data.splits.test) == 0,
+          "no test source appears in train or valid")
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Write `length_mask(lengths, width)` that returns the `(B, width)` boolean mask
+# with `True` at the first `lengths[b]` positions of row `b` — the mask you would need if the
+# pad id were not 0. Build it without a Python loop.
+
+# %%
+def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    return torch.arange(width)[None, :] < lengths[:, None]
+    ### END SOLUTION
+
+
+# %%
+assert torch.equal(length_mask(src_len, src.shape[1]), src != PAD)
+### BEGIN HIDDEN TESTS
+assert length_mask(torch.tensor([0, 2]), 3).tolist() == [[False] * 3, [True, True, False]]
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 2.** The naive split leaks because a source sentence can sit on both sides. Write
+# `leaked_sources(train, test)` returning the **set of distinct source sentences** (as tuples of
+# tokens) that appear in both, and use it to count them for the naive split above.
+
+# %%
+def leaked_sources(train, test) -> set[tuple[str, ...]]:
+    ### BEGIN SOLUTION
+    return {tuple(s) for s, _ in train} & {tuple(s) for s, _ in test}
+    ### END SOLUTION
+
+
+print(len(leaked_sources(naive_train, naive_test)), "distinct sources leak in the naive split")
+
+# %%
+toy_train, toy_test = [(["a"], ["x"]), (["b"], ["y"])], [(["b"], ["z"]), (["c"], ["w"])]
+assert leaked_sources(toy_train, toy_test) == {("b",)}
+### BEGIN HIDDEN TESTS
+assert leaked_sources(splits.train, splits.test) == set()
+assert len(leaked_sources(naive_train, naive_test)) > 0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Exercise 3.** Bucketing sorts by length. Sorting the whole training set once and never
+# shuffling would fill batches just as well — why does `BucketBatchSampler` shuffle before it
+# sorts, and shuffle the batches after? Write `batch_order_changes(sampler)` that returns `True`
+# when two epochs of a sampler give a different sequence of batches.
+
+# %%
+from s2s.data import BucketBatchSampler
+
+
+def batch_order_changes(sampler) -> bool:
+    ### BEGIN SOLUTION
+    return list(sampler) != list(sampler)
+    ### END SOLUTION
+
+
+# %%
+assert batch_order_changes(BucketBatchSampler(train_set.lengths()[:2000], 64, seed=0))
+### BEGIN HIDDEN TESTS
+assert not batch_order_changes(BucketBatchSampler([(1, 1)] * 10, 64, shuffle=False))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# *Why:* with a fixed order, every epoch shows the model the same batches in the same order —
+# all the shortest sentences first, then longer ones — and stochastic gradient descent learns
+# worse from such a curriculum it did not ask for. Shuffling before sorting changes which
+# equal-length sentences share a batch; shuffling the batches mixes lengths across steps.

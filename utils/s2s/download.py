@@ -1,0 +1,199 @@
+"""Getting the corpus files: a registry of known releases, a verified mirror, pooch downloads.
+
+Every file is identified by its checksum. `fetch(dataset)` looks, in order:
+1. in the mirror folder `$S2S_DATA_DIR` (CI sets it to `../shared/data`), whose file must match
+   one of the dataset's known releases, else it is refused;
+2. in the download cache (`$S2S_CACHE_DIR`, default: the OS cache folder `s2s`);
+3. on the network, through pooch (hash-verified, atomic: a failed or corrupt download leaves
+   nothing in the cache).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pooch
+import requests
+
+
+@dataclass(frozen=True)
+class Release:
+    """One exact file of a corpus. `known_hash` is pooch's "alg:hexdigest"."""
+
+    name: str
+    dataset: str
+    filename: str  # the file's name in a mirror folder and in the cache
+    known_hash: str
+    url: str | None  # None: no stable public URL serves this exact file; mirrors only
+    member: str | None  # the text file inside a zip archive; None for a plain text file
+    note: str
+
+
+RELEASES: dict[str, Release] = {
+    r.name: r
+    for r in [
+        Release(
+            name="fra-eng-2017-09-29", dataset="fra-eng", filename="fra-eng.zip",
+            known_hash="sha256:16c4f7d0df9e7c5e6c54cdb0447f3f4a18a55052ff5e2e0b27dd4a06c0e49d04",
+            url=None, member="fra.txt",
+            note="manythings.org/anki release of 2017-09-29, 142,787 pairs (two columns). "
+            "manythings replaces the file at its URL with each new release, so this exact "
+            "file comes from a mirror.",
+        ),
+        Release(
+            name="fra-eng-d2l", dataset="fra-eng", filename="fra-eng.zip",
+            known_hash="sha1:94646ad1522d915e7b0f9296181140edcf86a4f5",
+            url="http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip", member="fra-eng/fra.txt",
+            note="the release the d2l.ai book downloads (two columns)",
+        ),
+        Release(
+            name="cmn-eng-3col", dataset="cmn-eng", filename="cmn.txt",
+            known_hash="sha256:aa264a2447b26ab7c9d413f8321f9e2a779fd134b5118306b6e26a3499b3926e",
+            url=None, member=None,
+            note="manythings.org/anki English-Mandarin, 29,155 pairs, three columns, UTF-8 with a "
+            "byte-order mark. manythings replaces its files with each release, so this exact "
+            "file comes from a mirror.",
+        ),
+    ]
+}
+
+# For each dataset: its releases in the order a cache is searched; a download takes the first
+# one that has a URL.
+DATASETS: dict[str, tuple[str, ...]] = {
+    "fra-eng": ("fra-eng-2017-09-29", "fra-eng-d2l"),
+    "cmn-eng": ("cmn-eng-3col",),
+}
+
+
+class DataError(RuntimeError):
+    """A corpus file could not be found, downloaded, verified or read. The message says why."""
+
+
+def mirror_dir() -> Path | None:
+    value = os.environ.get("S2S_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    value = os.environ.get("S2S_CACHE_DIR")
+    return Path(value).expanduser() if value else Path(pooch.os_cache("s2s"))
+
+
+def _matches(path: Path, release: Release) -> bool:
+    return pooch.hashes.hash_matches(str(path), release.known_hash)
+
+
+def _identify(path: Path, releases: list[Release]) -> Release | None:
+    return next((r for r in releases if _matches(path, r)), None)
+
+
+def fetch(
+    dataset: str,
+    *,
+    mirror: Path | None = None,
+    cache: Path | None = None,
+    releases: list[Release] | None = None,
+) -> tuple[Path, Release]:
+    """Find, verify or download a file of `dataset`. Returns (local path, which release).
+
+    mirror/cache default to `$S2S_DATA_DIR` / `$S2S_CACHE_DIR`; `releases` defaults to the
+    dataset's registered releases (tests pass their own)."""
+    if releases is None:
+        if dataset not in DATASETS:
+            raise DataError(f"unknown dataset {dataset!r}: known are {', '.join(DATASETS)}")
+        releases = [RELEASES[n] for n in DATASETS[dataset]]
+    mirror = mirror if mirror is not None else mirror_dir()
+    cache = cache if cache is not None else cache_dir()
+
+    if mirror is not None:
+        for filename in dict.fromkeys(r.filename for r in releases):
+            candidate = mirror / filename
+            if candidate.is_file():
+                release = _identify(candidate, [r for r in releases if r.filename == filename])
+                if release is None:
+                    raise DataError(
+                        f"{candidate} (from S2S_DATA_DIR) matches no known release of "
+                        f"{dataset!r} (expected one of: "
+                        f"{', '.join(r.known_hash for r in releases)}). It is corrupt or an "
+                        "unknown release: replace it with a verified copy, or unset "
+                        "S2S_DATA_DIR to download."
+                    )
+                return candidate, release
+
+    for release in releases:
+        cached = cache / release.name / release.filename
+        if cached.is_file() and _matches(cached, release):
+            return cached, release
+
+    downloadable = [r for r in releases if r.url]
+    if not downloadable:
+        names = ", ".join(sorted({r.filename for r in releases}))
+        raise DataError(
+            f"{names} for {dataset!r} is not in a mirror and has no stable download URL "
+            f"({releases[0].note}). Put a verified copy in a folder and set "
+            "S2S_DATA_DIR=/that/folder."
+        )
+    release = downloadable[0]
+    return _download(release, cache), release
+
+
+def _download(release: Release, cache: Path) -> Path:
+    assert release.url is not None
+    how = (
+        f"Either connect to the internet, or put a verified copy of {release.filename} in a "
+        "folder and set S2S_DATA_DIR=/that/folder (CI uses ../shared/data)."
+    )
+    try:
+        path = pooch.retrieve(
+            release.url, known_hash=release.known_hash, fname=release.filename,
+            path=cache / release.name, progressbar=False,
+        )
+    except requests.exceptions.HTTPError as err:
+        status = err.response.status_code if err.response is not None else "?"
+        raise DataError(f"downloading {release.filename} from {release.url} failed: HTTP "
+                        f"{status}. {how}") from err
+    except requests.exceptions.ConnectionError as err:
+        raise DataError(f"cannot download {release.filename} from {release.url}: no network "
+                        f"connection ({type(err).__name__}). {how}") from err
+    except requests.exceptions.RequestException as err:
+        raise DataError(f"downloading {release.filename} from {release.url} broke off "
+                        f"({type(err).__name__}: {err}); nothing was kept. {how}") from err
+    except ValueError as err:  # pooch: the downloaded file's hash does not match
+        raise DataError(f"the file downloaded from {release.url} is not the expected "
+                        f"{release.name} ({err}); nothing was kept in the cache.") from err
+    return Path(path)
+
+
+def _safe_member_name(name: str) -> bool:
+    path = PurePosixPath(name.replace("\\", "/"))
+    return not (path.is_absolute() or ".." in path.parts or (name[1:2] == ":"))
+
+
+def read_text(path: Path, release: Release) -> str:
+    """The release's text, decoded as UTF-8 (a leading byte-order mark removed).
+
+    Archives are read in memory, never extracted; an archive with any absolute or `..` member
+    name is refused."""
+    if release.member is None:
+        raw = path.read_bytes()
+    else:
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as err:
+            raise DataError(f"{path} is not a readable zip archive") from err
+        with archive:
+            unsafe = [n for n in archive.namelist() if not _safe_member_name(n)]
+            if unsafe:
+                raise DataError(f"{path} holds unsafe member names {unsafe[:3]} (absolute or "
+                                "'..' paths): refused")
+            if release.member not in archive.namelist():
+                raise DataError(f"{path} has no member {release.member!r} "
+                                f"(members: {archive.namelist()[:5]})")
+            raw = archive.read(release.member)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: {release.member or path.name} is not UTF-8 text ({err})") from err
