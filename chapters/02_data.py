@@ -173,8 +173,8 @@ print(f"{'characters':24}{len(v):8,}{unk_rate(v, other_chars):12.2%}"
 # %% [markdown]
 # Words: tens of thousands of ids, a few percent unknown, short sequences. Characters: about a
 # hundred ids, almost nothing unknown, sequences four to five times longer — which is harder
-# for an RNN to carry across (chapter 1's bottleneck). The course uses words, with
-# `min_freq=2`.
+# for an RNN to carry across (chapter 1's bottleneck). The course uses words; each profile sets
+# `min_freq` (5 for `cpu`, where a smaller output layer trains faster; 2 otherwise).
 
 # %% [markdown]
 # ## 2.4 A split that does not leak

@@ -1,9 +1,11 @@
 """s2s: the library of the course "Sequence to Sequence".
 
 One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-checks),
-`models` (the encoder-decoder interface and models), and, as the chapters add them,
-`data`, `attention`, `decoding`, `train`, `metrics`, `plot`."""
+`download` and `data` (corpus files to batches), `models` (the interface and the models),
+`attention` (scores, masked softmax), `train` (loss, loop, checkpoints), `decoding` (greedy,
+`translate`), `metrics` (BLEU), `plot` (figures)."""
 
+from s2s.decoding import translate
 from s2s.profiles import PROFILES, Profile, get_profile
 from s2s.runtime import CheckFailed, check, get_device, seed_everything
 
@@ -18,6 +20,7 @@ __all__ = [
     "get_profile",
     "seed_everything",
     "setup",
+    "translate",
 ]
 
 

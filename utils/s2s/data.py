@@ -367,6 +367,7 @@ class TranslationData:
     src_vocab: Vocab
     tgt_vocab: Vocab
     tokenizers: tuple[str, str]
+    params: dict = field(default_factory=dict)  # the arguments that built it (cache keys)
 
     def dataset(self, split: str) -> PairDataset:
         return PairDataset(getattr(self.splits, split), self.src_vocab, self.tgt_vocab)
@@ -414,4 +415,8 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
               f"{len(src_vocab):,} source / {len(tgt_vocab):,} target tokens "
               f"(min_freq={min_freq})")
         print("Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.")
-    return TranslationData(release, report, splits, src_vocab, tgt_vocab, (src_kind, tgt_kind))
+    params = {"dataset": dataset, "release": release.name, "max_len": max_len,
+              "max_pairs": max_pairs, "min_freq": min_freq, "valid_frac": valid_frac,
+              "test_frac": test_frac, "seed": seed, "tokenizers": [src_kind, tgt_kind]}
+    return TranslationData(release, report, splits, src_vocab, tgt_vocab, (src_kind, tgt_kind),
+                           params)

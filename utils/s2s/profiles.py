@@ -30,15 +30,20 @@ class Profile:
     dropout: float
     # training
     batch_size: int
-    epochs: int
     lr: float
-    max_train_minutes: float  # wall-clock budget for one model's training
+    max_train_minutes: float  # wall-clock budget for the chapter's main model, in total
+    compare_steps: int  # training steps of each arm of a side-by-side comparison
+    attention_minutes: float  # wall-clock budget for chapter 4's best attention model, in total
+    eval_every: int  # steps between validations
     # chapter 01's toy task
     toy_steps: int
     # decoding (chapter 05)
     beam_sizes: tuple[int, ...]
     # number of held-out sentences to judge on (None = whole test split)
     eval_sentences: int | None
+    # expectations the chapters check (floors, measured on the `cpu` profile; 0 = no claim)
+    expect_bleu_rnn: float
+    expect_bleu_attention: float
 
     def with_(self, **changes: object) -> Profile:
         """A copy with some fields changed (for exercises and experiments)."""
@@ -49,20 +54,26 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", max_pairs=6000, max_len=8, min_freq=2,
         embed_size=64, hidden_size=64, num_layers=1, dropout=0.0,
-        batch_size=64, epochs=2, lr=3e-3, max_train_minutes=0.5,
-        toy_steps=300, beam_sizes=(1, 2, 5), eval_sentences=200,
+        batch_size=64, lr=3e-3, max_train_minutes=0.25, compare_steps=25,
+        attention_minutes=0.25,
+        eval_every=25, toy_steps=300, beam_sizes=(1, 2, 5), eval_sentences=200,
+        expect_bleu_rnn=0.0, expect_bleu_attention=0.0,
     ),
     "cpu": Profile(
-        name="cpu", max_pairs=None, max_len=12, min_freq=2,
-        embed_size=256, hidden_size=256, num_layers=2, dropout=0.2,
-        batch_size=128, epochs=30, lr=2e-3, max_train_minutes=5.0,
-        toy_steps=2000, beam_sizes=(1, 2, 3, 5, 10), eval_sentences=2000,
+        name="cpu", max_pairs=None, max_len=12, min_freq=5,
+        embed_size=256, hidden_size=256, num_layers=2, dropout=0.1,
+        batch_size=128, lr=3e-3, max_train_minutes=6.5, compare_steps=300,
+        attention_minutes=8.0,
+        eval_every=150, toy_steps=2000, beam_sizes=(1, 2, 3, 5, 10), eval_sentences=2000,
+        expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
     ),
     "gpu": Profile(
-        name="gpu", max_pairs=None, max_len=16, min_freq=2,
+        name="gpu", max_pairs=None, max_len=12, min_freq=2,
         embed_size=512, hidden_size=512, num_layers=2, dropout=0.3,
-        batch_size=256, epochs=30, lr=1e-3, max_train_minutes=20.0,
-        toy_steps=4000, beam_sizes=(1, 2, 3, 4, 5, 6, 8, 10), eval_sentences=None,
+        batch_size=256, lr=1e-3, max_train_minutes=15.0, compare_steps=1500,
+        attention_minutes=15.0,
+        eval_every=500, toy_steps=4000, beam_sizes=(1, 2, 3, 4, 5, 6, 8, 10),
+        eval_sentences=None, expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
     ),
 }
 

@@ -1,4 +1,4 @@
-"""Encoder-decoder models.
+"""The encoder-decoder interface, model configs, and building a model from a config.
 
 The interface every model in the course obeys (d2l's names, batch-first tensors):
 
@@ -13,9 +13,13 @@ The interface every model in the course obeys (d2l's names, batch-first tensors)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from torch import Tensor, nn
+
+from s2s.data import Vocab
 
 State = Any  # a tensor, a tuple of tensors, or a small dataclass: each decoder says which
 
@@ -68,3 +72,65 @@ class EncoderDecoder(nn.Module):
         state = self.encode(src, src_len)
         logits, _ = self.decoder(tgt_in, state)
         return logits
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration, construction, and a model that knows its vocabularies
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model (stored in checkpoints)."""
+
+    kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4)
+    src_vocab_size: int
+    tgt_vocab_size: int
+    embed_size: int = 256
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2
+    cell: str = "gru"
+    bidirectional: bool = False
+    attention: str = ""  # the score of attention models: additive, dot, general, ...
+    input_feeding: bool = False  # Luong only
+    max_len: int = 50  # the longest source (in tokens) the model was trained for
+    tokenizers: tuple[str, str] = ("word", "word")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "tokenizers": list(self.tokenizers)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        return cls(**{**data, "tokenizers": tuple(data["tokenizers"])})
+
+
+class Seq2Seq(EncoderDecoder):
+    """An encoder-decoder with its config and vocabularies: what `translate`, checkpoints and
+    the decoders need to go from raw text to raw text."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, config: ModelConfig,
+                 src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+        super().__init__(encoder, decoder)
+        if (len(src_vocab), len(tgt_vocab)) != (config.src_vocab_size, config.tgt_vocab_size):
+            raise ValueError(f"vocabulary sizes {len(src_vocab)}/{len(tgt_vocab)} differ from "
+                             f"the config's {config.src_vocab_size}/{config.tgt_vocab_size}")
+        self.config, self.src_vocab, self.tgt_vocab = config, src_vocab, tgt_vocab
+
+
+MODEL_BUILDERS: dict[str, Callable[[ModelConfig], tuple[Encoder, Decoder]]] = {}
+
+
+def register(kind: str) -> Callable:
+    """Decorator: `@register("rnn")` on a function ModelConfig -> (encoder, decoder)."""
+    def wrap(builder: Callable[[ModelConfig], tuple[Encoder, Decoder]]) -> Callable:
+        MODEL_BUILDERS[kind] = builder
+        return builder
+    return wrap
+
+
+def build_model(config: ModelConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> Seq2Seq:
+    """A freshly initialised model of `config.kind`."""
+    if config.kind not in MODEL_BUILDERS:
+        raise ValueError(f"unknown model kind {config.kind!r}: known are {sorted(MODEL_BUILDERS)}")
+    encoder, decoder = MODEL_BUILDERS[config.kind](config)
+    return Seq2Seq(encoder, decoder, config, src_vocab, tgt_vocab)

@@ -1,0 +1,136 @@
+"""The masked loss, the training loop, checkpoints and resuming."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from s2s.data import PAD
+from s2s.models import ModelConfig
+from s2s.train import (
+    TrainConfig,
+    feed_back_logits,
+    fit,
+    load_checkpoint,
+    load_history,
+    save_checkpoint,
+    sequence_loss,
+)
+from tiny import tiny_data, tiny_model
+
+
+def test_masked_loss_gives_zero_gradient_at_pad_positions():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 7, requires_grad=True)
+    tgt_out = torch.tensor([[5, 6, 3, PAD], [4, 3, PAD, PAD]])
+    sequence_loss(logits, tgt_out).backward()
+    pads = tgt_out == PAD
+    assert torch.all(logits.grad[pads] == 0)
+    assert torch.all(logits.grad[~pads].abs().sum(-1) > 0)
+    # the mean is over the 5 real tokens only
+    manual = torch.nn.functional.cross_entropy(logits[~pads], tgt_out[~pads])
+    assert torch.allclose(sequence_loss(logits, tgt_out), manual)
+    logits.grad = None
+    sequence_loss(logits, tgt_out, mask=False).backward()
+    assert torch.all(logits.grad[pads].abs().sum(-1) > 0)  # unmasked: pads are trained on
+
+
+def test_overfitting_one_batch_drives_the_loss_near_zero():
+    data = tiny_data()
+    model = tiny_model(data, hidden=64)
+    src, src_len, tgt_in, tgt_out = next(iter(data.loader("train", 16)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        loss = sequence_loss(model(src, src_len, tgt_in), tgt_out)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.02
+
+
+def test_feed_back_with_rate_zero_is_teacher_forcing():
+    data = tiny_data()
+    model = tiny_model(data).eval()
+    src, src_len, tgt_in, _ = next(iter(data.loader("valid", 8)))
+    assert torch.allclose(feed_back_logits(model, src, src_len, tgt_in, 0.0),
+                          model(src, src_len, tgt_in), atol=1e-5)
+
+
+def test_fit_learns_keeps_the_best_and_resumes(tmp_path):
+    data = tiny_data()
+    model = tiny_model(data)
+    ckpt = tmp_path / "m.pt"
+    first = fit(model, data, TrainConfig(max_steps=40, eval_every=20, lr=1e-2, batch_size=32),
+                checkpoint=ckpt, progress=False)
+    assert first.steps == 40 and first.stopped == "max_steps=40"
+    assert first.val_loss[-1] < first.val_loss[0]
+    resumed_model = tiny_model(data, seed=99)  # other weights: resume must replace them
+    second = fit(resumed_model, data, TrainConfig(max_steps=80, eval_every=20, lr=1e-2,
+                                                  batch_size=32),
+                 checkpoint=ckpt, resume=True, progress=False)
+    assert second.steps == 80 and second.val_steps == [20, 40, 60, 80]
+    assert second.step_loss[:40] == first.step_loss
+    assert second.best_val == min(second.val_loss) <= first.best_val
+    assert load_history(ckpt).steps == 80
+
+
+def test_early_stopping(tmp_path):
+    data = tiny_data()
+    model = tiny_model(data)
+    history = fit(model, data, TrainConfig(max_steps=500, eval_every=5, lr=0.0, patience=2,
+                                           batch_size=32), progress=False)
+    assert history.stopped.startswith("early stopping") and history.steps == 15
+
+
+def test_checkpoint_round_trips_to_identical_outputs(tmp_path):
+    data = tiny_data()
+    model = tiny_model(data, cell="lstm").eval()
+    save_checkpoint(tmp_path / "m.pt", model)
+    again = load_checkpoint(tmp_path / "m.pt", config=model.config,
+                            src_vocab=data.src_vocab, tgt_vocab=data.tgt_vocab)
+    src, src_len, tgt_in, _ = next(iter(data.loader("valid", 8)))
+    assert torch.equal(model(src, src_len, tgt_in), again(src, src_len, tgt_in))
+    assert again.config == model.config and again.tgt_vocab == model.tgt_vocab
+
+
+def test_mismatched_checkpoint_is_refused(tmp_path):
+    data = tiny_data()
+    model = tiny_model(data)
+    save_checkpoint(tmp_path / "m.pt", model)
+    other_config = ModelConfig(**{**model.config.to_dict(), "hidden_size": 64,
+                                  "tokenizers": ("word", "word")})
+    with pytest.raises(ValueError, match="hidden_size: checkpoint 32 vs expected 64"):
+        load_checkpoint(tmp_path / "m.pt", config=other_config)
+    other_data = tiny_data(seed=5)
+    with pytest.raises(ValueError, match="different tgt vocabulary"):
+        load_checkpoint(tmp_path / "m.pt", tgt_vocab=other_data.tgt_vocab)
+    with pytest.raises(ValueError, match="another model config"):
+        fit(tiny_model(data, hidden=16), data, TrainConfig(max_steps=1),
+            checkpoint=tmp_path / "m.pt", resume=True, progress=False)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an s2s checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_cached_model_trains_once_then_loads(tmp_path, monkeypatch):
+    import s2s.train as train
+
+    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path))
+    data = tiny_data()
+    config = tiny_model(data).config
+    cfg = TrainConfig(max_steps=10, eval_every=5, batch_size=32)
+    model, history = train.cached_model("tiny", config, data, cfg, profile="ci", progress=False)
+    assert history.steps == 10
+    files = sorted(p.name for p in (tmp_path / "models").iterdir())
+    assert len(files) == 1 and files[0].startswith("tiny-") and ".partial" not in files[0]
+    calls = []
+    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(1))
+    again, again_history = train.cached_model("tiny", config, data, cfg, profile="ci")
+    assert calls == [] and again_history.steps == 10
+    src, src_len, tgt_in, _ = next(iter(data.loader("valid", 8)))
+    assert torch.equal(model.eval()(src, src_len, tgt_in), again(src, src_len, tgt_in))
+    monkeypatch.undo()
+    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path))
+    train.cached_model("tiny", config, data, TrainConfig(max_steps=12, batch_size=32),
+                       profile="ci", progress=False)  # another training config: another file
+    assert len(list((tmp_path / "models").iterdir())) == 2

@@ -1,0 +1,118 @@
+"""Attention: scoring functions and the masked softmax that turns scores into weights.
+
+An attention layer scores every key against a query, turns the scores into weights that sum
+to one over the *real* (unpadded) keys, and returns the weighted sum of the values:
+
+    scores  = score(queries (B, T_q, D_q), keys (B, T_k, D_k))     -> (B, T_q, T_k)
+    weights = masked_softmax(scores, mask (B, T_k))                 -> (B, T_q, T_k)
+    context = weights @ values (B, T_k, D_v)                        -> (B, T_q, D_v)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+
+def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    """Softmax over the last axis, ignoring positions where mask is False.
+
+    scores: (B, T_q, T_k); mask: (B, T_k) or (B, T_q, T_k), True = keep.
+    Rows with no kept position return all zeros (not uniform weights). No in-place writes."""
+    if mask.dim() == 2:
+        mask = mask[:, None, :]  # (B, 1, T_k): the same keys for every query
+    filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return F.softmax(filled, dim=-1) * mask  # masked positions, and empty rows, are exactly 0
+
+
+class AdditiveScore(nn.Module):
+    """Bahdanau: w_v^T tanh(W_q q + W_k k). The query and key sizes may differ."""
+
+    def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.W_q = nn.Linear(query_size, hidden_size, bias=False)
+        self.W_k = nn.Linear(key_size, hidden_size, bias=False)
+        self.w_v = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        features = self.W_q(queries)[:, :, None, :] + self.W_k(keys)[:, None, :, :]  # (B,Tq,Tk,H)
+        return self.w_v(torch.tanh(features)).squeeze(-1)  # (B, T_q, T_k)
+
+    def precompute(self, keys: Tensor) -> Tensor:
+        """W_k k for all keys (B, T_k, H): constant while decoding one sentence."""
+        return self.W_k(keys)
+
+
+class DotScore(nn.Module):
+    """Luong dot: q . k (query and key of the same size)."""
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        return queries @ keys.transpose(1, 2)  # (B, T_q, T_k)
+
+
+class ScaledDotScore(nn.Module):
+    """q . k / sqrt(d): keeps the scores' variance near 1 as d grows (Vaswani et al.)."""
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        return queries @ keys.transpose(1, 2) / math.sqrt(queries.shape[-1])
+
+
+class GeneralScore(nn.Module):
+    """Luong general: q^T W k, for query and key sizes that may differ."""
+
+    def __init__(self, query_size: int, key_size: int) -> None:
+        super().__init__()
+        self.W = nn.Linear(key_size, query_size, bias=False)
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        return queries @ self.W(keys).transpose(1, 2)  # (B, T_q, T_k)
+
+
+class ConcatScore(nn.Module):
+    """Luong concat: v^T tanh(W [q; k])."""
+
+    def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.W = nn.Linear(query_size + key_size, hidden_size, bias=False)
+        self.v = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        tq, tk = queries.shape[1], keys.shape[1]
+        pairs = torch.cat([queries[:, :, None, :].expand(-1, -1, tk, -1),
+                           keys[:, None, :, :].expand(-1, tq, -1, -1)], dim=-1)  # (B,Tq,Tk,Dq+Dk)
+        return self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T_q, T_k)
+
+
+def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> nn.Module:
+    """A scoring module by name: additive, dot, scaled_dot, general, concat."""
+    if kind in ("dot", "scaled_dot") and query_size != key_size:
+        raise ValueError(f"{kind} attention needs query and key of one size, got "
+                         f"{query_size} and {key_size}: use 'general' or 'additive'")
+    builders = {
+        "additive": lambda: AdditiveScore(query_size, key_size, hidden_size),
+        "dot": DotScore,
+        "scaled_dot": ScaledDotScore,
+        "general": lambda: GeneralScore(query_size, key_size),
+        "concat": lambda: ConcatScore(query_size, key_size, hidden_size),
+    }
+    if kind not in builders:
+        raise ValueError(f"unknown attention score {kind!r}: choose one of {sorted(builders)}")
+    return builders[kind]()
+
+
+class Attention(nn.Module):
+    """Score, masked softmax, weighted sum. Returns (context (B, T_q, D_v), weights)."""
+
+    def __init__(self, score: nn.Module, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.score = score
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, queries: Tensor, keys: Tensor, values: Tensor,
+                mask: Tensor) -> tuple[Tensor, Tensor]:
+        """queries (B, T_q, D_q); keys (B, T_k, D_k); values (B, T_k, D_v); mask (B, T_k)."""
+        weights = masked_softmax(self.score(queries, keys), mask)  # (B, T_q, T_k)
+        return self.dropout(weights) @ values, weights

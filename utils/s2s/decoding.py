@@ -1,0 +1,321 @@
+"""Decoding: from a trained model to output token ids, and from raw text to raw text.
+
+`greedy` picks the most likely token at every step (chapter 3); chapter 5 adds exhaustive
+search and beam search, per sentence and batched. All of them talk to the model only through
+`model.encode`, `model.decoder.step` and the state's `select`.
+
+Search: every search here scores a hypothesis y_1 .. y_n by the model's log-probability of
+y_1 .. y_n <eos>. After `max_len` tokens a hypothesis must end (only <eos> may follow), and
+<pad> and <bos> are never generated, so all searches explore the same space and the scores
+are exactly comparable. Length normalisation changes only how hypotheses are *ranked*:
+
+    none:     log p                       (favours short outputs)
+    average:  log p / |y|                 (|y| counts the <eos>)
+    gnmt:     log p / ((5 + |y|) / 6) ** alpha      (Wu et al. 2016)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from s2s.data import BOS, EOS, PAD, TOKENIZERS, _pad, detokenize
+from s2s.models import EncoderDecoder, Seq2Seq
+
+
+def never_generate(logits: Tensor) -> Tensor:
+    """Logits with <pad> and <bos> made impossible: no decoder of the course outputs them."""
+    return logits.index_fill(-1, torch.tensor([PAD, BOS], device=logits.device), float("-inf"))
+
+
+@torch.no_grad()
+def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+           return_attention: bool = False):
+    """Batched greedy decoding.
+
+    src: (B, S); src_len: (B,). At each step, the most likely token (never <pad> or <bos>).
+    Each sentence stops at its first <eos> (not included in the output) or after `max_len`
+    tokens. Returns B lists of token ids; with
+    `return_attention=True` also, per sentence, its attention weights (len(output) + 1, S)
+    (the last row is the step that wrote <eos>), for decoders whose state records them."""
+    model.eval()
+    state = model.encode(src, src_len)
+    batch = src.shape[0]
+    token = torch.full((batch,), BOS, dtype=torch.long, device=src.device)  # (B,)
+    finished = torch.zeros(batch, dtype=torch.bool, device=src.device)  # (B,)
+    out = torch.full((batch, max_len), PAD, dtype=torch.long)  # (B, max_len)
+    attention = []
+    for t in range(max_len):
+        logits, state = model.decoder.step(token, state)  # (B, V)
+        token = never_generate(logits).argmax(dim=-1)  # (B,)
+        out[:, t] = torch.where(finished, PAD, token).cpu()
+        if return_attention:
+            if getattr(state, "weights", None) is None:
+                raise ValueError("this decoder records no attention weights")
+            attention.append(state.weights[:, -1].cpu())  # (B, S)
+        finished |= token == EOS
+        if finished.all():
+            break
+    outputs = [[i for i in row if i != PAD][: row.index(EOS) if EOS in row else None]
+               for row in out.tolist()]
+    if not return_attention:
+        return outputs
+    weights = torch.stack(attention, dim=1)  # (B, steps, S)
+    return outputs, [weights[b, : len(o) + 1, : int(src_len[b])] for b, o in enumerate(outputs)]
+
+
+def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[list[str]],
+                                                                       list[list[int]]]:
+    """Check and tokenise raw sentences; returns (tokens, ids + <eos>) per sentence.
+
+    Raises TypeError for a non-string and ValueError for an empty sentence; warns when a
+    sentence is longer than the model was trained for."""
+    tokenize = TOKENIZERS[model.config.tokenizers[0]]
+    tokens, ids = [], []
+    for i, sentence in enumerate(sentences):
+        if not isinstance(sentence, str):
+            raise TypeError(f"sentence {i} is a {type(sentence).__name__}, not a str: "
+                            "translate takes a string or a list of strings")
+        toks = tokenize(sentence)
+        if not toks:
+            raise ValueError(f"sentence {i} is empty: there is nothing to translate")
+        if len(toks) > model.config.max_len:
+            warnings.warn(f"sentence {i} has {len(toks)} tokens, more than the "
+                          f"{model.config.max_len} the model was trained on: expect a poor "
+                          "translation", stacklevel=3)
+        tokens.append(toks)
+        ids.append(model.src_vocab.encode(toks) + [EOS])
+    return tokens, ids
+
+
+def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | None = None,
+              batch_size: int = 256, beam_size: int | None = None,
+              length_penalty: str | None = None, alpha: float = 0.6) -> str | list[str]:
+    """Translate raw text: a string gives a string, a list a list.
+
+    Greedy decoding by default; with `beam_size`, batched beam search (and optionally a length
+    penalty, see `normalised`). Unknown words become <unk> on the way in."""
+    single = isinstance(sentences, str)
+    batch = [sentences] if single else sentences
+    if not single and not isinstance(sentences, Sequence):
+        raise TypeError(f"translate takes a string or a list of strings, not "
+                        f"{type(sentences).__name__}")
+    _, ids = encode_sentences(model, batch)
+    device = next(model.parameters()).device
+    limit = max_len or 2 * model.config.max_len + 10
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths together
+    results: list[str] = [""] * len(ids)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        src = _pad([ids[i] for i in chunk]).to(device)
+        src_len = torch.tensor([len(ids[i]) for i in chunk])
+        if beam_size is None:
+            outputs = greedy(model, src, src_len, limit)
+        else:
+            outputs = [hyps[0].value for hyps in batched_beam_search(
+                model, src, src_len, beam_size, limit, length_penalty=length_penalty,
+                alpha=alpha)]
+        for i, out in zip(chunk, outputs, strict=True):
+            results[i] = detokenize(model.tgt_vocab.decode(out), model.config.tokenizers[1])
+    return results[0] if single else results
+
+
+# ---------------------------------------------------------------------------------------------
+# Search (chapter 5)
+
+NEG_INF = float("-inf")
+
+
+class Hypothesis(NamedTuple):
+    """One output: its token ids (without <bos>/<eos>) and its log-probability (with <eos>)."""
+
+    value: list[int]
+    score: float
+
+
+def normalised(score: float, length: int, length_penalty: str | None, alpha: float) -> float:
+    """The ranking score of a hypothesis of `length` tokens (its <eos> included)."""
+    if length_penalty is None or length_penalty == "none":
+        return score
+    if length_penalty == "average":
+        return score / length
+    if length_penalty == "gnmt":
+        return score / ((5 + length) / 6) ** alpha
+    raise ValueError(f"length_penalty must be None, 'average' or 'gnmt', not {length_penalty!r}")
+
+
+def _rank(hyps: list[Hypothesis], length_penalty: str | None, alpha: float) -> list[Hypothesis]:
+    return sorted(hyps, key=lambda h: -normalised(h.score, len(h.value) + 1, length_penalty,
+                                                  alpha))
+
+
+def _step_log_probs(model: EncoderDecoder, tokens: Tensor, state, at_limit: bool):
+    """log-probabilities (N, V) of the next token, <pad>/<bos> impossible, and only <eos>
+    possible once a hypothesis has `max_len` tokens."""
+    logits, state = model.decoder.step(tokens, state)
+    log_probs = F.log_softmax(logits.float(), dim=-1)  # (N, V): the model's own distribution
+    log_probs = never_generate(log_probs)
+    if at_limit:
+        only_eos = torch.full_like(log_probs, NEG_INF)
+        only_eos[:, EOS] = log_probs[:, EOS]
+        log_probs = only_eos
+    return log_probs, state
+
+
+@torch.no_grad()
+def exhaustive_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+                      n_best: int = 1, length_penalty: str | None = None,
+                      alpha: float = 0.6) -> list[Hypothesis]:
+    """Score every possible output of one sentence (src: (1, S)) and return the n best.
+
+    Only for tiny problems: there are `count_outputs(V, max_len)` outputs. The test oracle."""
+    model.eval()
+    state = model.encode(src, src_len)
+    prefixes: list[Hypothesis] = [Hypothesis([], 0.0)]
+    finished: list[Hypothesis] = []
+    for t in range(max_len + 1):
+        tokens = torch.tensor([h.value[-1] if h.value else BOS for h in prefixes],
+                              device=src.device)
+        log_probs, state = _step_log_probs(model, tokens, state, at_limit=t == max_len)
+        longer, parents = [], []
+        for i, (prefix, row) in enumerate(zip(prefixes, log_probs.tolist(), strict=True)):
+            for token, log_p in enumerate(row):
+                if log_p == NEG_INF:
+                    continue
+                if token == EOS:
+                    finished.append(Hypothesis(prefix.value, prefix.score + log_p))
+                else:
+                    longer.append(Hypothesis(prefix.value + [token], prefix.score + log_p))
+                    parents.append(i)
+        if not longer:
+            break
+        prefixes = longer
+        state = state.select(torch.tensor(parents, device=src.device))
+    return _rank(finished, length_penalty, alpha)[:n_best]
+
+
+def count_outputs(vocab_size: int, max_len: int) -> int:
+    """How many outputs exhaustive search scores: (V - 3) ** n for each n <= max_len
+    (every token but <pad>, <bos>, <eos>; then <eos>)."""
+    return sum((vocab_size - 3) ** n for n in range(max_len + 1))
+
+
+@torch.no_grad()
+def beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, beam_size: int,
+                max_len: int, n_best: int = 1, length_penalty: str | None = None,
+                alpha: float = 0.6) -> list[Hypothesis]:
+    """Beam search for one sentence (src: (1, S)), written to be read.
+
+    Keep the `beam_size` best unfinished hypotheses. At each step, expand each by every next
+    token, and walk the expansions from best to worst: one that ends in <eos> is finished;
+    any other joins the new beam until the beam is full. Stop when n_best hypotheses are
+    finished and no unfinished one can still beat them (exact without length normalisation,
+    since log-probabilities only fall as a hypothesis grows), or after max_len tokens."""
+    if n_best > beam_size:
+        raise ValueError(f"n_best={n_best} needs beam_size >= n_best, got {beam_size}")
+    model.eval()
+    state = model.encode(src, src_len)
+    alive: list[Hypothesis] = [Hypothesis([], 0.0)]
+    finished: list[Hypothesis] = []
+    for t in range(max_len + 1):
+        tokens = torch.tensor([h.value[-1] if h.value else BOS for h in alive], device=src.device)
+        log_probs, state = _step_log_probs(model, tokens, state, at_limit=t == max_len)
+        scores = torch.tensor([h.score for h in alive], device=src.device)[:, None] + log_probs
+        order = scores.view(-1).argsort(descending=True).tolist()
+        vocab = log_probs.shape[-1]
+        new_alive, parents = [], []
+        for flat in order:
+            parent, token = divmod(flat, vocab)
+            score = scores[parent, token].item()
+            if score == NEG_INF or len(new_alive) == beam_size:
+                break
+            if token == EOS:
+                finished.append(Hypothesis(alive[parent].value, score))
+            else:
+                new_alive.append(Hypothesis(alive[parent].value + [token], score))
+                parents.append(parent)
+        ranking = [normalised(h.score, len(h.value) + 1, length_penalty, alpha) for h in new_alive]
+        if _done(finished, ranking, n_best, length_penalty, alpha):
+            break
+        alive = new_alive
+        state = state.select(torch.tensor(parents, device=src.device))
+    return _rank(finished, length_penalty, alpha)[:n_best]
+
+
+def _done(finished: list[Hypothesis], alive_ranking: list[float], n_best: int,
+          length_penalty: str | None, alpha: float) -> bool:
+    """Stop when nothing is alive, or when n_best hypotheses are finished and the best alive
+    one (its ranking score as if it ended now) does not beat the n-th best finished one."""
+    if not alive_ranking:
+        return True
+    if len(finished) < n_best:
+        return False
+    nth = _rank(finished, length_penalty, alpha)[n_best - 1]
+    return max(alive_ranking) <= normalised(nth.score, len(nth.value) + 1, length_penalty, alpha)
+
+
+@torch.no_grad()
+def batched_beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, beam_size: int,
+                        max_len: int, n_best: int = 1, length_penalty: str | None = None,
+                        alpha: float = 0.6) -> list[list[Hypothesis]]:
+    """Beam search for a whole batch at once: the same search as `beam_search`, with the
+    B sentences x K beams flattened into one decoder batch of B*K rows.
+
+    src: (B, S); src_len: (B,). Returns, per sentence, its n_best hypotheses, best first."""
+    if n_best > beam_size:
+        raise ValueError(f"n_best={n_best} needs beam_size >= n_best, got {beam_size}")
+    model.eval()
+    batch, k = src.shape[0], beam_size
+    device = src.device
+    rows = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,) sentence of a row
+    state = model.encode(src, src_len).select(rows)  # every beam starts from its sentence
+    scores = torch.full((batch, k), NEG_INF, device=device)  # (B, K) log p of alive hyps
+    scores[:, 0] = 0.0  # one empty hypothesis per sentence to start with
+    history = torch.empty(batch, k, 0, dtype=torch.long, device=device)  # (B, K, t) tokens
+    tokens = torch.full((batch * k,), BOS, dtype=torch.long, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    done = torch.zeros(batch, dtype=torch.bool)
+    for t in range(max_len + 1):
+        log_probs, state = _step_log_probs(model, tokens, state, at_limit=t == max_len)
+        vocab = log_probs.shape[-1]
+        cand = (scores[:, :, None] + log_probs.view(batch, k, vocab)).view(batch, k * vocab)
+        # at most K <eos> candidates can rank above the K-th non-<eos> one: 2K suffice
+        top_scores, top_flat = cand.topk(min(2 * k, k * vocab), dim=-1)  # (B, 2K)
+        parent, token = top_flat // vocab, top_flat % vocab  # (B, 2K)
+        valid = top_scores > NEG_INF
+        is_eos = (token == EOS) & valid
+        non_eos = ~(token == EOS) & valid
+        before = non_eos.long().cumsum(-1)  # non-<eos> candidates up to here
+        take_eos = is_eos & (before < k)  # ranked above the K-th alive candidate
+        for b, j in take_eos.nonzero().tolist():
+            if not done[b]:
+                finished[b].append(Hypothesis(history[b, parent[b, j]].tolist(),
+                                              top_scores[b, j].item()))
+        keep = non_eos & (before <= k)  # the new beam: the first K non-<eos> candidates
+        slot = torch.where(keep, before - 1, k)  # where each kept candidate goes (k = drop)
+        new_scores = torch.full((batch, k + 1), NEG_INF, device=device)
+        new_parent = torch.zeros(batch, k + 1, dtype=torch.long, device=device)
+        new_token = torch.full((batch, k + 1), PAD, dtype=torch.long, device=device)
+        new_scores.scatter_(1, slot, torch.where(keep, top_scores, NEG_INF))
+        new_parent.scatter_(1, slot, parent)
+        new_token.scatter_(1, slot, token)
+        scores, parent, token = new_scores[:, :k], new_parent[:, :k], new_token[:, :k]
+        for b in range(batch):  # alive hypotheses now have t + 1 tokens (+ <eos> if they end)
+            if not done[b]:
+                ranking = [normalised(s, t + 2, length_penalty, alpha)
+                           for s in scores[b].tolist() if s > NEG_INF]
+                done[b] = _done(finished[b], ranking, n_best, length_penalty, alpha)
+        if done.all():
+            break
+        scores = scores.masked_fill(done[:, None].to(device), NEG_INF)
+        history = torch.cat([history.gather(1, parent[:, :, None].expand(-1, -1, t)),
+                             token[:, :, None]], dim=2)  # (B, K, t + 1)
+        flat_parent = (torch.arange(batch, device=device)[:, None] * k + parent).view(-1)
+        state = state.select(flat_parent)
+        tokens = token.reshape(-1)
+    return [_rank(f, length_penalty, alpha)[:n_best] for f in finished]

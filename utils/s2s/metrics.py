@@ -1,0 +1,128 @@
+"""Judging translations: corpus BLEU with sacrebleu, on detokenised text, many references.
+
+Chapter 3 also builds BLEU from scratch for teaching and checks it against this."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sacrebleu.metrics import BLEU, BLEUScore
+
+
+@dataclass
+class Bleu:
+    """A corpus BLEU score with the sacrebleu signature that makes it reproducible."""
+
+    score: float
+    signature: str
+    details: BLEUScore
+
+    def __str__(self) -> str:
+        return f"{self.details} | {self.signature}"
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Bleu:
+    """sacrebleu corpus BLEU (13a tokenisation, standard settings).
+
+    hypotheses: one detokenised string per test sentence.
+    references: per test sentence, its list of references (any number, at least one)."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+    if any(len(r) == 0 for r in references):
+        raise ValueError("every hypothesis needs at least one reference")
+    width = max(len(r) for r in references)
+    # sacrebleu takes one stream per reference position; None fills sentences with fewer refs
+    streams = [[r[k] if k < len(r) else None for r in references] for k in range(width)]
+    metric = BLEU()
+    details = metric.corpus_score(list(hypotheses), streams)
+    return Bleu(details.score, str(metric.get_signature()), details)
+
+
+@dataclass
+class Judged:
+    """A model's translations of held-out sentences and their BLEU."""
+
+    bleu: Bleu
+    sources: list[str]
+    hypotheses: list[str]
+    references: list[list[str]]
+
+    def examples(self, n: int = 5) -> str:
+        lines = []
+        for src, hyp, refs in list(zip(self.sources, self.hypotheses, self.references,
+                                       strict=True))[:n]:
+            lines += [f"source:     {src}", f"model:      {hyp}",
+                      *[f"reference:  {r}" for r in refs[:3]], ""]
+        return "\n".join(lines)
+
+
+def bleu_by_length(judged: Judged, edges: Sequence[int]) -> list[tuple[str, int, float]]:
+    """Corpus BLEU of the sentences whose source has lengths in each bucket [edges[i],
+    edges[i+1]) words (punctuation counts as a word, as in the data). Returns
+    (label, number of sentences, BLEU) per non-empty bucket."""
+    from s2s.data import tokenize_words
+
+    lengths = [len(tokenize_words(s)) for s in judged.sources]
+    out = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        idx = [i for i, n in enumerate(lengths) if low <= n < high]
+        if idx:
+            score = corpus_bleu([judged.hypotheses[i] for i in idx],
+                                [judged.references[i] for i in idx]).score
+            out.append((f"{low}-{high - 1}", len(idx), score))
+    return out
+
+
+def judge(model, data, split: str = "test", max_sentences: int | None = None,
+          **search) -> Judged:
+    """Translate the distinct sources of a held-out split (greedy, or beam search with
+    `beam_size=...` and `length_penalty=...`, see `s2s.translate`) and score them against all
+    their references with sacrebleu (detokenised, lower-cased as the data is)."""
+    from s2s.data import detokenize
+    from s2s.decoding import translate
+
+    groups = data.references(split)[:max_sentences]
+    src_kind, tgt_kind = data.tokenizers
+    sources = [detokenize(src, src_kind) for src, _ in groups]
+    references = [[detokenize(r, tgt_kind) for r in refs] for _, refs in groups]
+    hypotheses = translate(model, sources, **search)
+    return Judged(corpus_bleu(hypotheses, references), sources, hypotheses, references)
+
+
+# ---------------------------------------------------------------------------------------------
+# BLEU from scratch (Papineni et al. 2002), for teaching: corpus-level, clipped n-gram counts
+# against several references, brevity penalty against the closest reference length.
+
+
+def ngrams(tokens: Sequence[str], n: int) -> Counter:
+    """Counts of the n-grams of a token list."""
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def teaching_bleu(hypotheses: Sequence[Sequence[str]],
+                  references: Sequence[Sequence[Sequence[str]]], max_n: int = 4) -> float:
+    """Corpus BLEU on token lists, 0-100. Equals sacrebleu with `tokenize="none"` and no
+    smoothing on the same tokens (a test checks it).
+
+    hypotheses: one token list per sentence; references: per sentence, its token lists."""
+    matches, totals = [0] * max_n, [0] * max_n
+    hyp_len = ref_len = 0
+    for hyp, refs in zip(hypotheses, references, strict=True):
+        hyp_len += len(hyp)
+        # the closest reference length (the shorter one on a tie)
+        ref_len += min((abs(len(r) - len(hyp)), len(r)) for r in refs)[1]
+        for n in range(1, max_n + 1):
+            most_in_a_ref: Counter = Counter()
+            for ref in refs:
+                most_in_a_ref |= ngrams(ref, n)  # per n-gram: the max count in any reference
+            counts = ngrams(hyp, n)
+            matches[n - 1] += sum(min(c, most_in_a_ref[g]) for g, c in counts.items())
+            totals[n - 1] += max(len(hyp) - n + 1, 0)
+    if min(matches) == 0:
+        return 0.0
+    log_precision = sum(math.log(m / t) for m, t in zip(matches, totals, strict=True)) / max_n
+    brevity = 0.0 if hyp_len > ref_len else 1 - ref_len / hyp_len
+    return 100 * math.exp(brevity + log_precision)

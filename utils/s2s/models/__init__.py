@@ -1,0 +1,36 @@
+"""Encoder-decoder models: the interface (`base`), the RNN models of chapter 3 (`rnn`), and
+the attention decoders of chapter 4 (`attention`). Everything is importable from here."""
+
+from s2s.models.attention import AttentionState, BahdanauDecoder, LuongDecoder
+from s2s.models.base import (
+    MODEL_BUILDERS,
+    Decoder,
+    Encoder,
+    EncoderDecoder,
+    ModelConfig,
+    Seq2Seq,
+    State,
+    build_model,
+    register,
+)
+from s2s.models.rnn import RNNDecoder, RNNEncoder, RNNHidden, RNNState, init_weights
+
+__all__ = [
+    "AttentionState",
+    "BahdanauDecoder",
+    "LuongDecoder",
+    "MODEL_BUILDERS",
+    "Decoder",
+    "Encoder",
+    "EncoderDecoder",
+    "ModelConfig",
+    "RNNDecoder",
+    "RNNEncoder",
+    "RNNHidden",
+    "RNNState",
+    "Seq2Seq",
+    "State",
+    "build_model",
+    "init_weights",
+    "register",
+]

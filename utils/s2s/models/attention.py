@@ -1,0 +1,153 @@
+"""Attention decoders (chapter 4): Bahdanau, and Luong with or without input feeding.
+
+Both read a (usually bidirectional) `RNNEncoder`'s outputs through `s2s.attention`, and keep
+the attention weights of their last call in the state, for heatmaps.
+
+* Bahdanau et al. (2015): the query is the decoder's previous top hidden state; the context
+  goes into the RNN's input. Each step needs the previous step's state: it runs step by step.
+* Luong et al. (2015): the RNN runs first; its output h_t queries the encoder; the output is
+  h~_t = tanh(W_c [c_t; h_t]). Without input feeding the RNN does not depend on attention, so
+  the whole target runs in one RNN call and attention is one batched matmul. With input
+  feeding (CS224n), h~_{t-1} joins the next input, and it runs step by step again.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from s2s.attention import AdditiveScore, Attention, make_score, masked_softmax
+from s2s.models.base import Decoder, Encoder, ModelConfig, register
+from s2s.models.rnn import RNNEncoder, RNNHidden, _rnn, init_weights
+
+
+class AttentionState(NamedTuple):
+    """State of an attention decoder. Batch is dim 0 everywhere except in `hidden` (dim 1)."""
+
+    memory: Tensor  # (B, S, H_enc): encoder outputs, the keys and values of attention
+    mask: Tensor  # (B, S): True at real source tokens
+    hidden: RNNHidden  # (L, B, H) or LSTM (h, c)
+    feed: Tensor | None  # (B, H): Luong's previous attentional vector h~ (input feeding)
+    weights: Tensor | None  # (B, T, S): attention weights of the last call
+    keys: Tensor | None = None  # (B, S, H_att): Bahdanau's W_k memory, computed once
+
+    def select(self, index: Tensor) -> AttentionState:
+        """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
+        pick = lambda t: None if t is None else t.index_select(0, index)  # noqa: E731
+        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
+                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
+        return AttentionState(pick(self.memory), pick(self.mask), hidden, pick(self.feed),
+                              pick(self.weights), pick(self.keys))
+
+
+def _top(hidden: RNNHidden) -> Tensor:
+    return hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]  # (B, H)
+
+
+class BahdanauDecoder(Decoder):
+    """Additive attention queried by the previous decoder state; context fed into the RNN."""
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, memory_size: int,
+                 num_layers: int = 1, dropout: float = 0.0, cell: str = "gru") -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+        self.score = AdditiveScore(hidden_size, memory_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = _rnn(cell, embed_size + memory_size, hidden_size, num_layers, dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+        self.apply(init_weights)
+
+    def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> AttentionState:
+        memory, hidden = enc_outputs
+        mask = torch.arange(memory.shape[1], device=memory.device)[None, :] < \
+            src_len.to(memory.device)[:, None]  # (B, S)
+        return AttentionState(memory, mask, hidden, None, None, self.score.precompute(memory))
+
+    def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
+        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        hidden, outputs, weights = state.hidden, [], []
+        for t in range(tgt_in.shape[1]):
+            query = _top(hidden)[:, None, :]  # (B, 1, H)
+            features = self.score.W_q(query)[:, :, None, :] + state.keys[:, None]  # (B,1,S,H)
+            w = masked_softmax(self.score.w_v(torch.tanh(features)).squeeze(-1), state.mask)
+            context = w @ state.memory  # (B, 1, H_enc)
+            out, hidden = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), hidden)
+            outputs.append(out)  # (B, 1, H)
+            weights.append(w)  # (B, 1, S)
+        logits = self.out(self.dropout(torch.cat(outputs, dim=1)))  # (B, T, V)
+        return logits, state._replace(hidden=hidden, weights=torch.cat(weights, dim=1))
+
+
+class LuongDecoder(Decoder):
+    """Global attention after the RNN, combined output tanh(W_c [c; h]); optional input feeding.
+
+    Without input feeding, `forward` runs the RNN over the whole target in one call and
+    attends for all positions in one batched matmul."""
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, memory_size: int,
+                 num_layers: int = 1, dropout: float = 0.0, cell: str = "gru",
+                 score: str = "general", input_feeding: bool = False) -> None:
+        super().__init__()
+        self.input_feeding = input_feeding
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+        rnn_input = embed_size + (hidden_size if input_feeding else 0)
+        self.rnn = _rnn(cell, rnn_input, hidden_size, num_layers, dropout)
+        self.attention = Attention(make_score(score, hidden_size, memory_size, hidden_size))
+        self.combine = nn.Linear(memory_size + hidden_size, hidden_size, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+        self.apply(init_weights)
+
+    def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> AttentionState:
+        memory, hidden = enc_outputs
+        mask = torch.arange(memory.shape[1], device=memory.device)[None, :] < \
+            src_len.to(memory.device)[:, None]  # (B, S)
+        feed = memory.new_zeros(memory.shape[0], self.out.in_features) if self.input_feeding \
+            else None
+        return AttentionState(memory, mask, hidden, feed, None)
+
+    def _attend(self, h: Tensor, state: AttentionState) -> tuple[Tensor, Tensor]:
+        """h: (B, T, H) RNN outputs -> attentional vectors h~ (B, T, H), weights (B, T, S)."""
+        context, weights = self.attention(h, state.memory, state.memory, state.mask)
+        return torch.tanh(self.combine(torch.cat([context, h], dim=-1))), weights
+
+    def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
+        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        if not self.input_feeding:  # in parallel over time
+            h, hidden = self.rnn(emb, state.hidden)  # (B, T, H): one call for all steps
+            attentional, weights = self._attend(h, state)  # one batched matmul
+            logits = self.out(self.dropout(attentional))  # (B, T, V)
+            return logits, state._replace(hidden=hidden, weights=weights)
+        hidden, feed, outs, weights = state.hidden, state.feed, [], []
+        for t in range(tgt_in.shape[1]):  # step by step: the input needs the last h~
+            h, hidden = self.rnn(torch.cat([emb[:, t:t + 1], feed[:, None]], dim=-1), hidden)
+            attentional, w = self._attend(h, state)  # (B, 1, H), (B, 1, S)
+            feed = attentional[:, 0]
+            outs.append(attentional)
+            weights.append(w)
+        logits = self.out(self.dropout(torch.cat(outs, dim=1)))
+        return logits, state._replace(hidden=hidden, feed=feed, weights=torch.cat(weights, 1))
+
+
+def _encoder(c: ModelConfig) -> RNNEncoder:
+    return RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
+                      c.cell, c.bidirectional)
+
+
+def _memory_size(c: ModelConfig) -> int:
+    return c.hidden_size * (2 if c.bidirectional else 1)
+
+
+@register("bahdanau")
+def _build_bahdanau(c: ModelConfig) -> tuple[Encoder, Decoder]:
+    return _encoder(c), BahdanauDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
+                                        _memory_size(c), c.num_layers, c.dropout, c.cell)
+
+
+@register("luong")
+def _build_luong(c: ModelConfig) -> tuple[Encoder, Decoder]:
+    return _encoder(c), LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
+                                     _memory_size(c), c.num_layers, c.dropout, c.cell,
+                                     c.attention or "general", c.input_feeding)

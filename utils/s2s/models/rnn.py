@@ -1,0 +1,129 @@
+"""The RNN encoder-decoder of chapter 3: GRU or LSTM, multi-layer, optionally bidirectional."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from s2s.models.base import Decoder, Encoder, ModelConfig, register
+
+RNNHidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, B, H); LSTM: (h, c), each (L, B, H)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Xavier-uniform for every Linear and RNN weight matrix, zeros for their biases.
+
+    Applied with `model.apply(init_weights)`. Unlike d2l's lazy layers, every layer exists at
+    construction, so this really runs on all of them (a test checks it)."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.GRU | nn.LSTM):
+        for name, param in module.named_parameters():
+            if "weight" in name:
+                nn.init.xavier_uniform_(param)
+            else:
+                nn.init.zeros_(param)
+
+
+def _rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+         bidirectional: bool = False) -> nn.GRU | nn.LSTM:
+    if cell not in ("gru", "lstm"):
+        raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+    rnn_class = nn.GRU if cell == "gru" else nn.LSTM
+    return rnn_class(input_size, hidden_size, num_layers, batch_first=True,
+                     dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
+
+
+class RNNEncoder(Encoder):
+    """Embedding + multi-layer GRU/LSTM over a padded batch, packed so that each sequence's
+    final state is its last *real* token's (and a backward RNN starts there).
+
+    outputs: (B, S, H * directions), zero at padded positions.
+    state:   (L, B, H) for a GRU, (h, c) for an LSTM. When bidirectional, the two directions'
+             final states are joined by a learned bridge, tanh(W [h_fwd; h_bwd]), so the state
+             has the decoder's size H."""
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, cell: str = "gru", bidirectional: bool = False) -> None:
+        super().__init__()
+        self.cell, self.bidirectional = cell, bidirectional
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = _rnn(cell, embed_size, hidden_size, num_layers, dropout, bidirectional)
+        n_bridges = (2 if cell == "lstm" else 1) if bidirectional else 0
+        self.bridges = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size)
+                                     for _ in range(n_bridges))
+        self.apply(init_weights)
+
+    def forward(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, RNNHidden]:
+        emb = self.dropout(self.embedding(src))  # (B, S, E)
+        packed = nn.utils.rnn.pack_padded_sequence(emb, src_len.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        packed_out, hidden = self.rnn(packed)
+        outputs, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True,
+                                                      total_length=src.shape[1])  # (B, S, H*dirs)
+        if self.bidirectional:
+            parts = hidden if isinstance(hidden, tuple) else (hidden,)
+            bridged = tuple(self._bridge(h, bridge) for h, bridge in zip(parts, self.bridges,
+                                                                          strict=True))
+            hidden = bridged if isinstance(hidden, tuple) else bridged[0]
+        return outputs, hidden
+
+    @staticmethod
+    def _bridge(h: Tensor, bridge: nn.Linear) -> Tensor:
+        """(L * 2, B, H), directions interleaved per layer -> (L, B, H)."""
+        layers2, batch, size = h.shape
+        h = h.view(layers2 // 2, 2, batch, size).permute(0, 2, 1, 3)  # (L, B, 2, H)
+        return torch.tanh(bridge(h.reshape(layers2 // 2, batch, 2 * size)))
+
+
+class RNNState(NamedTuple):
+    """The RNN decoder's state: the fixed context vector and the RNN's own hidden state."""
+
+    context: Tensor  # (B, C): the encoder's top-layer final state
+    hidden: RNNHidden  # (L, B, H) or LSTM (h, c)
+
+    def select(self, index: Tensor) -> RNNState:
+        """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
+        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
+                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
+        return RNNState(self.context.index_select(0, index), hidden)
+
+
+class RNNDecoder(Decoder):
+    """GRU/LSTM decoder that reads [embedding of the previous token; context] at every step
+    (Cho et al. 2014, d2l's Seq2SeqDecoder); a linear layer gives the logits."""
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, cell: str = "gru") -> None:
+        super().__init__()
+        self.cell = cell
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = _rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+        self.apply(init_weights)
+
+    def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> RNNState:
+        _, hidden = enc_outputs
+        top = hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]  # (B, H)
+        return RNNState(context=top, hidden=hidden)
+
+    def forward(self, tgt_in: Tensor, state: RNNState) -> tuple[Tensor, RNNState]:
+        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        ctx = state.context[:, None, :].expand(-1, tgt_in.shape[1], -1)  # (B, T, H)
+        outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), state.hidden)  # (B, T, H)
+        return self.out(self.dropout(outputs)), RNNState(state.context, hidden)  # (B, T, V)
+
+
+@register("rnn")
+def _build_rnn(c: ModelConfig) -> tuple[Encoder, Decoder]:
+    encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
+                         c.cell, c.bidirectional)
+    decoder = RNNDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
+                         c.cell)
+    return encoder, decoder

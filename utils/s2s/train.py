@@ -1,0 +1,384 @@
+"""Training: the masked loss, a readable loop, checkpoints.
+
+`fit` is the loop a learner can read top to bottom: for each batch, run the model with teacher
+forcing (or feed back its own predictions for a fraction of the steps), compute the loss over
+real target tokens only, clip the gradient, step Adam. Every `eval_every` steps it measures the
+validation loss, keeps the best weights, stops early when validation stops improving, and
+writes a checkpoint that `load_checkpoint` reads back and `fit(..., resume=True)` continues.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from s2s.data import PAD, TranslationData, Vocab
+from s2s.models import ModelConfig, Seq2Seq, build_model
+from s2s.runtime import seed_everything
+
+CHECKPOINT_FORMAT = 1
+
+
+def sequence_loss(logits: Tensor, tgt_out: Tensor, *, mask: bool = True,
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Mean cross-entropy per target token.
+
+    logits: (B, T, V); tgt_out: (B, T) with <pad> = 0 after each sentence's <eos>.
+    mask=True averages over real tokens only (pad positions get zero gradient); mask=False is
+    the mistake of d2l's library loss: pads count as targets, so the model is rewarded for
+    predicting <pad> after <eos> and short sentences weigh less."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                           ignore_index=PAD if mask else -100, label_smoothing=label_smoothing)
+
+
+def feed_back_logits(model: Seq2Seq, src: Tensor, src_len: Tensor, tgt_in: Tensor,
+                     rate: float, generator: torch.Generator | None = None) -> Tensor:
+    """Decode step by step, feeding the model its own previous prediction instead of the true
+    token with probability `rate` at each step (scheduled sampling). Returns (B, T, V)."""
+    state = model.encode(src, src_len)
+    token = tgt_in[:, 0]  # (B,) all <bos>
+    steps = []
+    for t in range(tgt_in.shape[1]):
+        logits, state = model.decoder.step(token, state)  # (B, V)
+        steps.append(logits)
+        if t + 1 < tgt_in.shape[1]:
+            own = torch.rand(token.shape, generator=generator) < rate  # (B,)
+            token = torch.where(own.to(tgt_in.device), logits.argmax(-1), tgt_in[:, t + 1])
+    return torch.stack(steps, dim=1)
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Budgets: stop at whichever of max_epochs, max_steps, max_minutes comes
+    first (steps and minutes count from the start of training, across resumes)."""
+
+    max_epochs: int = 10
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    lr: float = 1e-3
+    clip: float = 1.0
+    eval_every: int | None = None  # steps between validations; None = once per epoch
+    patience: int | None = 3  # validations without improvement before stopping; None = never
+    mask_loss: bool = True
+    label_smoothing: float = 0.0
+    feed_back: float = 0.0  # fraction of decoder inputs taken from the model's own predictions
+    batch_size: int = 128
+    seed: int = 0
+
+
+@dataclass
+class History:
+    step_loss: list[float] = field(default_factory=list)  # training loss of every step
+    val_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)  # masked, per validation
+    steps: int = 0
+    epochs_started: int = 0
+    seconds: float = 0.0
+    target_tokens: int = 0
+    best_val: float = math.inf
+    stopped: str = ""
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.target_tokens / max(self.seconds, 1e-9)
+
+
+def quiet() -> bool:
+    """No progress bars or live plots under CI, the `ci` profile, or S2S_QUIET=1."""
+    return bool(os.environ.get("CI")) or os.environ.get("S2S_PROFILE") == "ci" or \
+        os.environ.get("S2S_QUIET") == "1"
+
+
+@torch.no_grad()
+def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
+    """Masked cross-entropy per real target token over a whole loader."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for src, src_len, tgt_in, tgt_out in loader:
+        src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+        logits = model(src, src_len, tgt_in)
+        n = int((tgt_out != PAD).sum())
+        total += float(sequence_loss(logits, tgt_out)) * n
+        tokens += n
+    return total / max(tokens, 1)
+
+
+class LivePlot:
+    """A loss plot that redraws in place in a notebook (one display, updated)."""
+
+    def __init__(self) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        self.fig, self.ax = plt.subplots(figsize=(6, 3))
+        plt.close(self.fig)  # shown only through the display handle below
+        self.handle = display(self.fig, display_id=True)
+
+    def update(self, history: History) -> None:
+        self.ax.clear()
+        self.ax.plot(history.step_loss, lw=0.5, alpha=0.6, label="train (per step)")
+        self.ax.plot(history.val_steps, history.val_loss, "o-", label="valid")
+        self.ax.set(xlabel="step", ylabel="loss per token", yscale="log")
+        self.ax.legend()
+        self.handle.update(self.fig)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
+        device: torch.device | str = "cpu", checkpoint: str | Path | None = None,
+        resume: bool = False, progress: bool | None = None) -> History:
+    """Train `model` on `data.splits.train`, validating on `data.splits.valid`.
+
+    checkpoint: where to keep the best model (and the state to resume from).
+    resume: continue from `checkpoint` (weights, optimizer, counters, history).
+    progress: a tqdm bar and a live loss plot; default: on, except under CI / the ci profile.
+    At the end the model holds the best validation weights."""
+    from tqdm.auto import tqdm
+
+    device = torch.device(device)
+    show = (not quiet()) if progress is None else progress
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    if resume:
+        if checkpoint is None or not Path(checkpoint).exists():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
+        saved = _read(checkpoint)
+        _refuse_mismatch(saved, model.config, model.src_vocab, model.tgt_vocab, checkpoint)
+        model.load_state_dict(saved["last_state"])
+        best_state = saved["model_state"]
+        optimizer.load_state_dict(saved["optimizer"])
+        history = History(**saved["history"])
+        history.stopped = ""  # the old run's reason to stop; this run has its own budget
+    loader = data.loader("train", cfg.batch_size, seed=cfg.seed)
+    valid_loader = data.loader("valid", 2 * cfg.batch_size)
+    eval_every = cfg.eval_every or len(loader)
+    generator = torch.Generator().manual_seed(cfg.seed + history.steps)
+    plot = LivePlot() if show and _in_notebook() else None
+    bad_evals = 0
+    start = time.perf_counter() - history.seconds
+
+    def out_of_budget() -> str:
+        if cfg.max_steps is not None and history.steps >= cfg.max_steps:
+            return f"max_steps={cfg.max_steps}"
+        if cfg.max_minutes is not None and time.perf_counter() - start >= 60 * cfg.max_minutes:
+            return f"max_minutes={cfg.max_minutes}"
+        return ""
+
+    while not history.stopped:
+        if history.epochs_started >= cfg.max_epochs:
+            history.stopped = f"max_epochs={cfg.max_epochs}"
+            break
+        loader.batch_sampler.epoch = history.epochs_started  # a fresh, reproducible shuffle
+        history.epochs_started += 1
+        bar = tqdm(loader, desc=f"epoch {history.epochs_started}", disable=not show, leave=False)
+        for src, src_len, tgt_in, tgt_out in bar:
+            model.train()
+            src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+            if cfg.feed_back > 0:
+                logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back, generator)
+            else:
+                logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
+            loss = sequence_loss(logits, tgt_out, mask=cfg.mask_loss,
+                                 label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+
+            history.steps += 1
+            history.step_loss.append(loss.item())
+            history.target_tokens += int((tgt_out != PAD).sum())
+            history.seconds = time.perf_counter() - start
+            bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
+                            tok_s=f"{history.tokens_per_second:,.0f}")
+            stop = out_of_budget()
+            if history.steps % eval_every == 0 or stop:
+                val = evaluate_loss(model, valid_loader, device)
+                history.val_steps.append(history.steps)
+                history.val_loss.append(val)
+                if val < history.best_val:
+                    history.best_val, bad_evals = val, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
+                    if cfg.patience is not None and bad_evals >= cfg.patience:
+                        stop = f"early stopping: {bad_evals} validations without improvement"
+                if plot is not None:
+                    plot.update(history)
+                if checkpoint is not None:
+                    _write(checkpoint, model, best_state, optimizer, history)
+            if stop:
+                history.stopped = stop
+                break
+        bar.close()
+    history.seconds = time.perf_counter() - start
+    last_state = copy.deepcopy(model.state_dict())
+    if checkpoint is not None:
+        _write(checkpoint, model, best_state, optimizer, history, last_state)
+    model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.optim.Optimizer,
+           history: History, last_state: dict | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": model.config.to_dict(),
+        "src_vocab": model.src_vocab.to_json(),
+        "tgt_vocab": model.tgt_vocab.to_json(),
+        "model_state": _cpu(best_state),
+        "last_state": _cpu(last_state or model.state_dict()),
+        "optimizer": optimizer.state_dict(),
+        "history": asdict(history),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+
+
+def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
+    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild."""
+    optimizer = torch.optim.Adam(model.parameters())
+    _write(path, model, model.state_dict(), optimizer, history or History())
+
+
+def _read(path: str | Path) -> dict:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT})")
+    return saved
+
+
+def _refuse_mismatch(saved: dict, config: ModelConfig | None, src_vocab: Vocab | None,
+                     tgt_vocab: Vocab | None, path: str | Path) -> None:
+    if config is not None:
+        stored = saved["model_config"]
+        wanted = config.to_dict()
+        diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        if diff:
+            details = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}"
+                                for k, (a, b) in diff.items())
+            raise ValueError(f"checkpoint {path} was trained with another model config "
+                             f"({details}); train a new one or load it without expectations")
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if vocab is not None and Vocab.from_json(saved[name]) != vocab:
+            raise ValueError(f"checkpoint {path} has a different {name.replace('_', ' ')}ulary "
+                             "than the data it is used with (other corpus, split, min_freq or "
+                             "max_len): rebuild the data as it was, or retrain")
+
+
+def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
+                    src_vocab: Vocab | None = None, tgt_vocab: Vocab | None = None,
+                    device: torch.device | str = "cpu") -> Seq2Seq:
+    """Rebuild the best model saved at `path` (read with `weights_only=True`).
+
+    Given an expected config or vocabularies, a checkpoint that does not match is refused
+    with an error that says what differs."""
+    saved = _read(path)
+    _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
+    model = build_model(ModelConfig.from_dict(saved["model_config"]),
+                        Vocab.from_json(saved["src_vocab"]), Vocab.from_json(saved["tgt_vocab"]))
+    model.load_state_dict(saved["model_state"])
+    return model.to(device).eval()
+
+
+def load_history(path: str | Path) -> History:
+    return History(**_read(path)["history"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Models shared between chapters
+
+
+def code_version() -> str:
+    """A hash of the library's source files: a cached model is retrained when the code changes."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig, *,
+                 profile: str, device: torch.device | str = "cpu",
+                 progress: bool | None = None) -> tuple[Seq2Seq, History]:
+    """Train a model once and keep it in the cache; later calls (from any chapter) load it.
+
+    The cache key is (name, model config, data parameters, training config, profile, code
+    version), so a chapter never uses a model that another notebook happened to leave behind
+    with other settings. Returns (model with its best weights, its training history)."""
+    from s2s.download import cache_dir
+
+    key = json.dumps({"name": name, "model": config.to_dict(), "data": data.params,
+                      "train": asdict(cfg), "profile": profile, "code": code_version()},
+                     sort_keys=True)
+    path = cache_dir() / "models" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    if path.exists():
+        model = load_checkpoint(path, config=config, src_vocab=data.src_vocab,
+                                tgt_vocab=data.tgt_vocab, device=device)
+        print(f"loaded {name} from the cache ({path.name})")
+        return model, load_history(path)
+    seed_everything(cfg.seed)
+    model = build_model(config, data.src_vocab, data.tgt_vocab)
+    partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
+    history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
+    partial.replace(path)
+    return model, history
+
+
+def profile_config(kind: str, profile, data: TranslationData, **changes) -> ModelConfig:
+    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies."""
+    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab),
+                       embed_size=profile.embed_size, hidden_size=profile.hidden_size,
+                       num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
+                       max_len=profile.max_len, **changes)
+
+
+def profile_train_config(profile, **changes) -> TrainConfig:
+    """The training config the chapters use at a profile's sizes."""
+    base = TrainConfig(lr=profile.lr, batch_size=profile.batch_size,
+                       eval_every=profile.eval_every, patience=None)
+    return TrainConfig(**{**asdict(base), **changes})
+
+
+def attention_model(profile, data: TranslationData, device: torch.device | str = "cpu"
+                    ) -> tuple[Seq2Seq, History]:
+    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
+    (additive) score — trained for the profile's `attention_minutes` (once; later calls load
+    it from the cache)."""
+    config = profile_config("luong", profile, data, bidirectional=True, attention="additive")
+    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3)
+    return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
+                        device=device)
