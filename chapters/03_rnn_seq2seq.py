@@ -83,17 +83,17 @@ print("packed outputs at the pad positions are 0: ", bool((outputs[1, 3:] == 0).
 
 # %% [markdown]
 # Is packing slow? `benchmarks/train_throughput.py` times the encoder (forward + backward)
-# both ways on the same real, bucketed batches (embed 256, hidden 256, 2 layers, batch 128).
-# One run on this course's 2-core CI machine:
+# both ways on the same real, bucketed batches, at the `cpu` profile's size (embed 256, hidden
+# 256, 1 layer, batch 128; medians of 3 rounds). One run on this course's 2-core CI machine:
 #
 # | encoder | packed (sentences/s) | padded, unpacked (sentences/s) | cost of packing |
 # |---|---|---|---|
-# | GRU | 2,383 | 2,751 | 13 % |
-# | LSTM | 2,665 | 3,007 | 11 % |
+# | GRU | 5,292 | 6,441 | 18 % |
+# | LSTM | 5,454 | 6,294 | 13 % |
 #
 # With bucketing (chapter 2) there is little padding left, so running over it wastes little —
-# but the unpacked run gives wrong final states for every padded sentence. We pay the 11–13 %
-# for correct states. (Full training steps, with the output layer, measured 2,610 and 2,632
+# but the unpacked run gives wrong final states for every padded sentence. We pay the 13–18 %
+# for correct states. (Full training steps, with the output layer, measured 5,995 and 5,834
 # target tokens/s for the GRU and LSTM models in the same run.)
 #
 # With `bidirectional=True` a second RNN reads the sentence backwards, and the two final states

@@ -11,6 +11,7 @@ from s2s.train import (
     TrainConfig,
     feed_back_logits,
     fit,
+    learning_rate,
     load_checkpoint,
     load_history,
     save_checkpoint,
@@ -72,6 +73,35 @@ def test_fit_learns_keeps_the_best_and_resumes(tmp_path):
     assert second.step_loss[:40] == first.step_loss
     assert second.best_val == min(second.val_loss) <= first.best_val
     assert load_history(ckpt).steps == 80
+
+
+def test_learning_rate_falls_linearly_to_zero_over_the_last_part_of_the_budget():
+    by_steps = TrainConfig(lr=1.0, max_steps=100, lr_decay=0.4)
+    lrs = [learning_rate(by_steps, s, 0.0, steps_per_epoch=1000) for s in range(101)]
+    assert lrs[:61] == [1.0] * 61  # constant for the first 60 %
+    assert lrs[80] == pytest.approx(0.5) and lrs[100] == 0.0
+    assert all(a > b for a, b in zip(lrs[60:-1], lrs[61:], strict=True))  # then strictly down
+    by_time = TrainConfig(lr=2.0, max_minutes=10, lr_decay=0.4)
+    assert learning_rate(by_time, 5, 540.0, steps_per_epoch=1000) == pytest.approx(0.5)
+    by_epochs = TrainConfig(lr=1.0, max_epochs=2, lr_decay=0.4)
+    assert learning_rate(by_epochs, 90, 0.0, steps_per_epoch=50) == pytest.approx(0.25)
+    # whichever budget runs out first sets the pace
+    both = TrainConfig(lr=1.0, max_steps=100, max_minutes=10, lr_decay=0.4)
+    assert learning_rate(both, 10, 540.0, steps_per_epoch=1000) == pytest.approx(0.25)
+    assert learning_rate(TrainConfig(lr=0.3), 10**6, 1e9, steps_per_epoch=1) == 0.3
+
+
+def test_fit_applies_the_decay_and_refuses_a_bad_one(tmp_path):
+    from s2s.train import _read
+
+    data = tiny_data()
+    ckpt = tmp_path / "m.pt"
+    fit(tiny_model(data), data, TrainConfig(max_steps=10, lr=1e-2, lr_decay=1.0, batch_size=32),
+        checkpoint=ckpt, progress=False)
+    last_lr = _read(ckpt)["optimizer"]["param_groups"][0]["lr"]
+    assert last_lr == pytest.approx(1e-3)  # the 10th step ran at 1/10 of lr
+    with pytest.raises(ValueError, match="lr_decay"):
+        fit(tiny_model(data), data, TrainConfig(max_steps=10, lr_decay=1.5), progress=False)
 
 
 def test_early_stopping(tmp_path):

@@ -61,7 +61,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu", max_pairs=None, max_len=12, min_freq=5,
-        embed_size=256, hidden_size=256, num_layers=2, dropout=0.1,
+        embed_size=256, hidden_size=256, num_layers=1, dropout=0.1,
         batch_size=128, lr=3e-3, max_train_minutes=6.5, compare_steps=300,
         attention_minutes=8.0,
         eval_every=150, toy_steps=2000, beam_sizes=(1, 2, 3, 5, 10), eval_sentences=2000,

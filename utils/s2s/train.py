@@ -72,6 +72,7 @@ class TrainConfig:
     mask_loss: bool = True
     label_smoothing: float = 0.0
     feed_back: float = 0.0  # fraction of decoder inputs taken from the model's own predictions
+    lr_decay: float = 0.0  # last fraction of the budget in which lr falls linearly to 0
     batch_size: int = 128
     seed: int = 0
 
@@ -91,6 +92,23 @@ class History:
     @property
     def tokens_per_second(self) -> float:
         return self.target_tokens / max(self.seconds, 1e-9)
+
+
+def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch: int) -> float:
+    """The learning rate for the next step: `cfg.lr`, then, over the last `cfg.lr_decay` of the
+    budget, a straight line down to 0. The budget used so far is the largest of the fractions
+    of max_steps, max_minutes and max_epochs spent (whichever runs out first)."""
+    if not 0.0 <= cfg.lr_decay <= 1.0:
+        raise ValueError(f"lr_decay must be a fraction in [0, 1], got {cfg.lr_decay}")
+    if cfg.lr_decay == 0.0:
+        return cfg.lr
+    used = [steps / (steps_per_epoch * cfg.max_epochs)]
+    if cfg.max_steps is not None:
+        used.append(steps / cfg.max_steps)
+    if cfg.max_minutes is not None:
+        used.append(seconds / (60 * cfg.max_minutes))
+    left = 1.0 - min(1.0, max(used))  # fraction of the budget still to go
+    return cfg.lr * min(1.0, left / cfg.lr_decay)
 
 
 def quiet() -> bool:
@@ -176,6 +194,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     plot = LivePlot() if show and _in_notebook() else None
     bad_evals = 0
     start = time.perf_counter() - history.seconds
+    learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
 
     def out_of_budget() -> str:
         if cfg.max_steps is not None and history.steps >= cfg.max_steps:
@@ -203,6 +222,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, history.steps, time.perf_counter() - start,
+                                            len(loader))
             optimizer.step()
 
             history.steps += 1
@@ -359,11 +381,12 @@ def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: Tra
 
 
 def profile_config(kind: str, profile, data: TranslationData, **changes) -> ModelConfig:
-    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies."""
-    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab),
-                       embed_size=profile.embed_size, hidden_size=profile.hidden_size,
-                       num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
-                       max_len=profile.max_len, **changes)
+    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies; `changes`
+    set or override fields (`bidirectional=True`, `cell="lstm"`, `num_layers=1`, ...)."""
+    sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
+                 num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
+                 max_len=profile.max_len)
+    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), **{**sizes, **changes})
 
 
 def profile_train_config(profile, **changes) -> TrainConfig:
@@ -376,9 +399,11 @@ def profile_train_config(profile, **changes) -> TrainConfig:
 def attention_model(profile, data: TranslationData, device: torch.device | str = "cpu"
                     ) -> tuple[Seq2Seq, History]:
     """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
-    (additive) score — trained for the profile's `attention_minutes` (once; later calls load
-    it from the cache)."""
+    (additive) score — trained for the profile's `attention_minutes`, the learning rate
+    falling linearly to 0 over the last 40 % of them (once; later calls load it from the
+    cache)."""
     config = profile_config("luong", profile, data, bidirectional=True, attention="additive")
-    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3)
+    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3,
+                               lr_decay=0.4)
     return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
                         device=device)

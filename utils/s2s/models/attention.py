@@ -42,6 +42,12 @@ class AttentionState(NamedTuple):
                               pick(self.weights), pick(self.keys))
 
 
+def source_mask(memory: Tensor, src_len: Tensor) -> Tensor:
+    """memory (B, S, H), src_len (B,) -> mask (B, S), True at the real source tokens."""
+    positions = torch.arange(memory.shape[1], device=memory.device)  # (S,)
+    return positions[None, :] < src_len.to(memory.device)[:, None]
+
+
 def _top(hidden: RNNHidden) -> Tensor:
     return hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]  # (B, H)
 
@@ -61,9 +67,8 @@ class BahdanauDecoder(Decoder):
 
     def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> AttentionState:
         memory, hidden = enc_outputs
-        mask = torch.arange(memory.shape[1], device=memory.device)[None, :] < \
-            src_len.to(memory.device)[:, None]  # (B, S)
-        return AttentionState(memory, mask, hidden, None, None, self.score.precompute(memory))
+        return AttentionState(memory, source_mask(memory, src_len), hidden, None, None,
+                              self.score.precompute(memory))
 
     def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
         emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
@@ -102,11 +107,9 @@ class LuongDecoder(Decoder):
 
     def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> AttentionState:
         memory, hidden = enc_outputs
-        mask = torch.arange(memory.shape[1], device=memory.device)[None, :] < \
-            src_len.to(memory.device)[:, None]  # (B, S)
         feed = memory.new_zeros(memory.shape[0], self.out.in_features) if self.input_feeding \
             else None
-        return AttentionState(memory, mask, hidden, feed, None)
+        return AttentionState(memory, source_mask(memory, src_len), hidden, feed, None)
 
     def _attend(self, h: Tensor, state: AttentionState) -> tuple[Tensor, Tensor]:
         """h: (B, T, H) RNN outputs -> attentional vectors h~ (B, T, H), weights (B, T, S)."""
