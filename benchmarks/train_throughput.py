@@ -54,6 +54,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def _tokens_per_second(step, count: int, warmup: int, device: torch.device) -> float:
+    """Run `step(i)` (returning its target tokens) for i < count; time all but the warmup."""
+    for i in range(warmup):
+        step(i)
+    _sync(device)
+    start, tokens = time.perf_counter(), 0
+    for i in range(warmup, count):
+        tokens += step(i)
+    _sync(device)
+    return tokens / (time.perf_counter() - start)
+
+
 def time_training(model, batch_list, device, decoder_only: bool = False,
                   warmup: int = 3) -> float:
     """Target tokens per second over `batch_list[warmup:]`, for the whole model or the
@@ -81,14 +93,7 @@ def time_training(model, batch_list, device, decoder_only: bool = False,
         optimizer.step()
         return int((tgt_out != PAD).sum())
 
-    for i in range(warmup):
-        step(i)
-    _sync(device)
-    start, tokens = time.perf_counter(), 0
-    for i in range(warmup, len(batch_list)):
-        tokens += step(i)
-    _sync(device)
-    return tokens / (time.perf_counter() - start)
+    return _tokens_per_second(step, len(batch_list), warmup, device)
 
 
 def time_output_layer(decoder, batch_list, device, warmup: int = 3) -> float:
@@ -108,14 +113,7 @@ def time_output_layer(decoder, batch_list, device, warmup: int = 3) -> float:
         optimizer.step()
         return int((tgt_out != PAD).sum())
 
-    for i in range(warmup):
-        step(i)
-    _sync(device)
-    start, tokens = time.perf_counter(), 0
-    for i in range(warmup, len(batch_list)):
-        tokens += step(i)
-    _sync(device)
-    return tokens / (time.perf_counter() - start)
+    return _tokens_per_second(step, len(batch_list), warmup, device)
 
 
 def time_encoder(encoder, batch_list, packed: bool, device) -> float:
