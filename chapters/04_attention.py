@@ -282,13 +282,14 @@ colours = {"red", "black", "white", "blue", "green", "yellow"}  # after the noun
 picked = [src for src, _ in data.references("test")
           if any(a in ("a", "the") and b in colours
                  for a, b in zip(src, src[1:], strict=False))][:3]
+picked = picked or [src for src, _ in data.references("test")[:3]]  # a small slice may have none
 src_ids = [best.src_vocab.encode(s) + [EOS] for s in picked]
 width = max(map(len, src_ids))
 src = torch.tensor([ids + [PAD] * (width - len(ids)) for ids in src_ids], device=device)
 outputs, weights = greedy(best, src, torch.tensor([len(i) for i in src_ids]), 30,
                           return_attention=True)
-fig, axes = plt.subplots(1, len(picked), figsize=(5 * len(picked), 4))
-for ax, source, out, w in zip(axes, picked, outputs, weights, strict=True):
+fig, axes = plt.subplots(1, len(picked), figsize=(5 * len(picked), 4), squeeze=False)
+for ax, source, out, w in zip(axes[0], picked, outputs, weights, strict=True):
     target = best.tgt_vocab.decode(out) + ["<eos>"]
     attention_heatmap(w[: len(target)], source + ["<eos>"], target[: w.shape[0]], ax=ax)
     print(detokenize(source), "->", detokenize(target[:-1]))
