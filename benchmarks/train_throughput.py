@@ -5,7 +5,7 @@ Prints one JSON object, so later changes can be compared run against run.
 
 Configuration: fra-eng at the profile's `max_len`, `min_freq`, embed, hidden, layers and batch
 (the `cpu` profile: sentences <= 12 tokens, a 7,526-word target vocabulary, embed 256, hidden
-256, 2 layers, batch 128), Adam and gradient clipping: the training step of `s2s.train.fit`.
+256, 1 layer, batch 128), Adam and gradient clipping: the training step of `s2s.train.fit`.
 
 Models: the GRU and LSTM encoder-decoders of chapter 3, and chapter 4's attention models with a
 bidirectional GRU encoder and the additive score: Bahdanau (its decoder runs step by step) and
