@@ -261,7 +261,7 @@ s2s.check(final.bleu.score >= profile.expect_bleu_attention,
           f"(profile {profile.name})")
 
 # %% [markdown]
-# On the `cpu` profile: 34.0 held-out BLEU after 8.1 minutes, against chapter 3's 17.3 for the
+# On the `cpu` profile: 33.8 held-out BLEU after 8.1 minutes, against chapter 3's 17.3 for the
 # GRU without attention after 6.6 minutes (same size, constant learning rate) — attention and
 # the decaying learning rate together; the comparison at equal steps in §4.4 isolates
 # attention.
