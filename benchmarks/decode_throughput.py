@@ -4,9 +4,9 @@ Usage: S2S_DATA_DIR=../shared/data python benchmarks/decode_throughput.py [--pro
 
 Model: chapter 4's attention model at the profile's size (`s2s.train.attention_model`; loaded
 from the cache when chapter 4 has run with the same code, otherwise trained first, which takes
-the profile's `attention_minutes`). Data: the first 64 held-out (test) sources. Beam 5, n-best
-1, no length penalty. Prints one JSON object with sentences per second for each method and the
-batched / per-sentence ratio."""
+the profile's `attention_minutes`). Data: the first 64 held-out sources of the valid split
+(a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one JSON object
+with sentences per second for each method and the batched / per-sentence ratio."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def main() -> None:
                             min_freq=profile.min_freq, verbose=False)
     model, _ = attention_model(profile, data, device)
     model.eval()
-    sources = [s for s, _ in data.references("test")[: args.sentences]]
+    sources = [s for s, _ in data.references("valid")[: args.sentences]]
     rows = [model.src_vocab.encode(s) + [EOS] for s in sources]
     src, src_len = _pad(rows).to(device), torch.tensor([len(r) for r in rows])
     max_len = 2 * profile.max_len + 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -164,3 +166,42 @@ def test_cached_model_trains_once_then_loads(tmp_path, monkeypatch):
     train.cached_model("tiny", config, data, TrainConfig(max_steps=12, batch_size=32),
                        profile="ci", progress=False)  # another training config: another file
     assert len(list((tmp_path / "models").iterdir())) == 2
+
+
+def test_plain_batches_are_used_when_bucketing_is_off():
+    """`TrainConfig(bucket=False)` trains on plain shuffled batches: more padding per step,
+    and a different (but still seeded) run than with bucketing."""
+    data = tiny_data(n_train=256)
+    runs = {}
+    for bucket in (True, False, False):
+        model = tiny_model(data)
+        h = fit(model, data, TrainConfig(max_steps=6, batch_size=32, eval_every=6,
+                                         bucket=bucket), progress=False)
+        runs.setdefault(bucket, []).append(h.step_loss)
+    assert runs[False][0] == runs[False][1]  # seeded: the same batches again
+    assert runs[True][0] != runs[False][0]
+
+
+def test_live_plot_leaves_no_progress_figure_in_the_notebook():
+    """In a real kernel, the live plot's snapshots carry the progress marker and `fit`
+    replaces them by a one-line summary when training ends."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from tiny import tiny_data, tiny_model\n"
+        "from s2s.train import TrainConfig, fit, LivePlot, History\n"
+        "data = tiny_data(n_train=64)\n"
+        "h = fit(tiny_model(data), data, TrainConfig(max_steps=4, batch_size=16, "
+        "eval_every=2), progress=True)\n"
+        "plot = LivePlot(); plot.update(h)")]
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    outputs = nb.cells[0].outputs
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and images[0].metadata.get("s2s_progress") is True  # still live
+    texts = [o.data["text/plain"] for o in outputs
+             if o.output_type == "display_data" and "text/plain" in o.get("data", {})
+             and "image/png" not in o.data]
+    assert any("trained 4 steps" in t and "live plot closed" in t for t in texts)

@@ -81,3 +81,47 @@ def pair_problems(chapter_dir: Path) -> list[str]:
                 f"run `jupytext --sync {notebooks[stem]}` after editing either"
             )
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The shape of a chapter: prose share, code-cell length, figures
+
+MIN_PROSE_SHARE = 0.5
+MAX_CODE_LINES = 20
+LONG_CELL_TAG = "long"  # a code cell that is long on purpose; the markdown above says why
+PROGRESS_KEY = "s2s_progress"  # metadata s2s.train.LivePlot puts on its progress snapshots
+
+
+def prose_share(nb) -> float:
+    """Markdown characters / (markdown + code characters) of a notebook's cells."""
+    chars = {"markdown": 0, "code": 0}
+    for cell in nb.cells:
+        if cell.cell_type in chars:
+            chars[cell.cell_type] += len(cell.source)
+    return chars["markdown"] / max(chars["markdown"] + chars["code"], 1)
+
+
+def long_code_cells(nb, limit: int = MAX_CODE_LINES) -> list[tuple[int, int]]:
+    """(cell index, lines) of code cells over `limit` lines that are not tagged `long`."""
+    return [(i, len(c.source.splitlines())) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and len(c.source.splitlines()) > limit
+            and LONG_CELL_TAG not in c.metadata.get("tags", ())]
+
+
+def figures(nb) -> list[int]:
+    """Indices of code cells with an image output that is not a training-progress snapshot."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", ()):
+            data = out.get("data", {})
+            if any(k.startswith("image/") for k in data) and \
+                    not out.get("metadata", {}).get(PROGRESS_KEY):
+                found.append(i)
+                break
+    return found
+
+
+def progress_snapshots(nb) -> list[int]:
+    """Indices of code cells that still show a live progress plot (should be none)."""
+    return [i for i, cell in enumerate(nb.cells) for out in cell.get("outputs", ())
+            if out.get("metadata", {}).get(PROGRESS_KEY)]

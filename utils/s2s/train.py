@@ -35,8 +35,9 @@ def sequence_loss(logits: Tensor, tgt_out: Tensor, *, mask: bool = True,
 
     logits: (B, T, V); tgt_out: (B, T) with <pad> = 0 after each sentence's <eos>.
     mask=True averages over real tokens only (pad positions get zero gradient); mask=False is
-    the mistake of d2l's library loss: pads count as targets, so the model is rewarded for
-    predicting <pad> after <eos> and short sentences weigh less."""
+    the mistake of d2l's library loss: pads count as targets, so part of every step trains the
+    model to predict <pad> after <eos>, the loss is divided by all B*T slots (a batch with
+    more padding weighs less), and the loss it reports is not the loss per real token."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
                            ignore_index=PAD if mask else -100, label_smoothing=label_smoothing)
 
@@ -74,6 +75,7 @@ class TrainConfig:
     feed_back: float = 0.0  # fraction of decoder inputs taken from the model's own predictions
     lr_decay: float = 0.0  # last fraction of the budget in which lr falls linearly to 0
     batch_size: int = 128
+    bucket: bool = True  # length-bucketed batches; False: plain shuffled ones (more padding)
     seed: int = 0
 
 
@@ -131,8 +133,12 @@ def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
     return total / max(tokens, 1)
 
 
+PROGRESS_METADATA = {"s2s_progress": True}  # marks live snapshots in a notebook's outputs
+
+
 class LivePlot:
-    """A loss plot that redraws in place in a notebook (one display, updated)."""
+    """A loss plot that redraws in place in a notebook (one display, updated), and that
+    `close` replaces with a one-line summary: a progress snapshot is not a chapter figure."""
 
     def __init__(self) -> None:
         import matplotlib.pyplot as plt
@@ -140,7 +146,15 @@ class LivePlot:
 
         self.fig, self.ax = plt.subplots(figsize=(6, 3))
         plt.close(self.fig)  # shown only through the display handle below
-        self.handle = display(self.fig, display_id=True)
+        self.handle = display(self.fig, display_id=True, metadata=PROGRESS_METADATA)
+
+    def close(self, history: History) -> None:
+        from IPython.display import Pretty
+
+        best = f"{history.best_val:.3f}" if history.val_loss else "n/a"
+        self.handle.update(Pretty(f"trained {history.steps:,} steps in "
+                                  f"{history.seconds / 60:.1f} min; best validation loss "
+                                  f"{best} (live plot closed)"))
 
     def update(self, history: History) -> None:
         self.ax.clear()
@@ -148,7 +162,7 @@ class LivePlot:
         self.ax.plot(history.val_steps, history.val_loss, "o-", label="valid")
         self.ax.set(xlabel="step", ylabel="loss per token", yscale="log")
         self.ax.legend()
-        self.handle.update(self.fig)
+        self.handle.update(self.fig, metadata=PROGRESS_METADATA)
 
 
 def _in_notebook() -> bool:
@@ -187,7 +201,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         optimizer.load_state_dict(saved["optimizer"])
         history = History(**saved["history"])
         history.stopped = ""  # the old run's reason to stop; this run has its own budget
-    loader = data.loader("train", cfg.batch_size, seed=cfg.seed)
+    loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
     generator = torch.Generator().manual_seed(cfg.seed + history.steps)
@@ -254,6 +268,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 break
         bar.close()
     history.seconds = time.perf_counter() - start
+    if plot is not None:
+        plot.close(history)
     last_state = copy.deepcopy(model.state_dict())
     if checkpoint is not None:
         _write(checkpoint, model, best_state, optimizer, history, last_state)

@@ -1,0 +1,106 @@
+"""The teacher-forcing vs free-running diagram: its labels, the highlighted mistake, its layout."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import same_color  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+from s2s.diagrams.canvas import COLORS  # noqa: E402
+from s2s.diagrams.teacher_forcing import teacher_forcing_vs_free_running  # noqa: E402
+
+RED = COLORS["highlight"]
+
+
+@pytest.fixture
+def figure():
+    figs: list[Figure] = []
+
+    def draw(*args, **kwargs) -> Figure:
+        figs.append(teacher_forcing_vs_free_running(*args, **kwargs))
+        return figs[-1]
+
+    yield draw
+    for fig in figs:
+        plt.close(fig)
+
+
+def texts(fig: Figure) -> list:
+    return [t for ax in fig.axes for t in ax.texts]
+
+
+def words(fig: Figure) -> list[str]:
+    return [t.get_text() for t in texts(fig)]
+
+
+def test_returns_a_figure_with_every_token(figure):
+    fig = figure()
+    assert isinstance(fig, Figure)
+    drawn = words(fig)
+    for token in ("je", "suis", "froid", ".", "ai", "<bos>", "<eos>", "c", "RNN"):
+        assert token in drawn, token
+    # Both rows start at <bos> and end at <eos>; one RNN cell per step (T + 1) in each row.
+    assert drawn.count("<bos>") == 2
+    assert drawn.count("<eos>") == 2
+    assert drawn.count("RNN") == 2 * 5
+    # A loss term at every position of the teacher-forced row.
+    assert [f"$\\ell_{{{t}}}$" in drawn for t in range(1, 6)] == [True] * 5
+
+
+def test_mistake_is_highlighted_and_fed_back(figure):
+    fig = figure()
+    wrong = [t for t in texts(fig) if t.get_text() == "ai"]
+    assert len(wrong) == 2  # the wrong output and the same word read as the next input
+    assert all(same_color(t.get_color(), RED) for t in wrong)
+    assert "(true: suis)" in words(fig)
+    right = [t for t in texts(fig) if t.get_text() in ("je", "froid")]
+    assert right and not any(same_color(t.get_color(), RED) for t in right)
+    # Every cell after the one that produced the mistake reads it (directly or through the
+    # state): steps 3, 4, 5 are outlined in red, and no other box is dashed.
+    dashed_red = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)
+                  and same_color(p.get_edgecolor(), RED) and p.get_linestyle() == "--"]
+    assert len(dashed_red) == 3
+
+
+def test_no_mistake_no_highlighted_token(figure):
+    fig = figure(("je", "suis"), ["je", "suis"])
+    tokens = [t for t in texts(fig) if t.get_text() in ("je", "suis", "<eos>", "<bos>")]
+    assert tokens and not any(same_color(t.get_color(), RED) for t in tokens)
+    assert not any(w.startswith("(true:") for w in words(fig))
+
+
+@pytest.mark.parametrize(("target", "predicted", "name"), [
+    ((), ("je",), "target"),
+    (("je",), (), "predicted"),
+    (("je", "suis"), ("je",), "predicted"),
+])
+def test_bad_arguments_name_the_argument(target, predicted, name):
+    with pytest.raises(ValueError, match=name):
+        teacher_forcing_vs_free_running(target, predicted)
+
+
+@pytest.mark.parametrize("pair", [None, (("i", "am", "very", "cold", "today", "."),
+                                         ("i", "am", "so", "cold", "now", "."))])
+def test_text_stays_inside_boxes_and_never_overlaps(figure, pair):
+    fig = figure() if pair is None else figure(*pair)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    extents = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
+    for i, (a, ea) in enumerate(extents):
+        for b, eb in extents[i + 1:]:
+            assert not ea.overlaps(eb), f"{a!r} overlaps {b!r}"
+    boxes = [p.get_window_extent(renderer) for p in ax.patches
+             if isinstance(p, FancyBboxPatch)]
+    for text, ext in extents:
+        centre = ((ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2)
+        for b in boxes:
+            if b.contains(*centre):
+                assert b.x0 <= ext.x0 and ext.x1 <= b.x1, f"{text!r} sticks out of its box"
+                assert b.y0 <= ext.y0 and ext.y1 <= b.y1, f"{text!r} sticks out of its box"
