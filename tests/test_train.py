@@ -183,8 +183,9 @@ def test_plain_batches_are_used_when_bucketing_is_off():
 
 
 def test_live_plot_leaves_no_progress_figure_in_the_notebook():
-    """In a real kernel, the live plot's snapshots carry the progress marker and `fit`
-    replaces them by a one-line summary when training ends."""
+    """In a real kernel, the live plot's snapshots carry the progress marker, `fit`
+    replaces them by a one-line summary when training ends, and no progress bar is left
+    behind (a tqdm widget's stored text would read "0%" forever)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -196,7 +197,7 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
         "data = tiny_data(n_train=64)\n"
         "h = fit(tiny_model(data), data, TrainConfig(max_steps=4, batch_size=16, "
         "eval_every=2), progress=True)\n"
-        "plot = LivePlot(); plot.update(h)")]
+        "plot = LivePlot(steps_per_epoch=4); plot.update(h, 4)")]
     NotebookClient(nb, kernel_name="python3", timeout=120).execute()
     outputs = nb.cells[0].outputs
     images = [o for o in outputs if "image/png" in o.get("data", {})]
@@ -205,3 +206,5 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
              if o.output_type == "display_data" and "text/plain" in o.get("data", {})
              and "image/png" not in o.data]
     assert any("trained 4 steps" in t and "live plot closed" in t for t in texts)
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json"
+                in o.get("data", {}) or o.output_type == "stream" and o.name == "stderr"]

@@ -137,13 +137,18 @@ PROGRESS_METADATA = {"s2s_progress": True}  # marks live snapshots in a notebook
 
 
 class LivePlot:
-    """A loss plot that redraws in place in a notebook (one display, updated), and that
-    `close` replaces with a one-line summary: a progress snapshot is not a chapter figure."""
+    """A loss plot that redraws in place in a notebook (one display, updated), with the
+    progress of the epoch in its title, and that `close` replaces with a one-line summary:
+    a progress snapshot is not a chapter figure. It is the notebook's progress bar too, so a
+    stored notebook keeps no stale bar (a tqdm widget's text would stay at "0%")."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps_per_epoch: int, every_seconds: float = 5.0) -> None:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
+        self.steps_per_epoch = steps_per_epoch
+        self.every_seconds = every_seconds
+        self.drawn_at = time.perf_counter()
         self.fig, self.ax = plt.subplots(figsize=(6, 3))
         plt.close(self.fig)  # shown only through the display handle below
         self.handle = display(self.fig, display_id=True, metadata=PROGRESS_METADATA)
@@ -156,13 +161,23 @@ class LivePlot:
                                   f"{history.seconds / 60:.1f} min; best validation loss "
                                   f"{best} (live plot closed)"))
 
-    def update(self, history: History) -> None:
+    def tick(self, history: History, step_in_epoch: int) -> None:
+        """Redraw if `every_seconds` have passed since the last drawing."""
+        if time.perf_counter() - self.drawn_at >= self.every_seconds:
+            self.update(history, step_in_epoch)
+
+    def update(self, history: History, step_in_epoch: int) -> None:
         self.ax.clear()
         self.ax.plot(history.step_loss, lw=0.5, alpha=0.6, label="train (per step)")
-        self.ax.plot(history.val_steps, history.val_loss, "o-", label="valid")
-        self.ax.set(xlabel="step", ylabel="loss per token", yscale="log")
+        if history.val_loss:
+            self.ax.plot(history.val_steps, history.val_loss, "o-", label="valid")
+        self.ax.set(xlabel="step", ylabel="loss per token", yscale="log",
+                    title=f"epoch {history.epochs_started}: {step_in_epoch:,}/"
+                          f"{self.steps_per_epoch:,} batches · "
+                          f"{history.tokens_per_second:,.0f} target tok/s")
         self.ax.legend()
         self.handle.update(self.fig, metadata=PROGRESS_METADATA)
+        self.drawn_at = time.perf_counter()
 
 
 def _in_notebook() -> bool:
@@ -181,9 +196,10 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
 
     checkpoint: where to keep the best model (and the state to resume from).
     resume: continue from `checkpoint` (weights, optimizer, counters, history).
-    progress: a tqdm bar and a live loss plot; default: on, except under CI / the ci profile.
+    progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
+    except under CI / the ci profile.
     At the end the model holds the best validation weights."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     device = torch.device(device)
     show = (not quiet()) if progress is None else progress
@@ -205,7 +221,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
     generator = torch.Generator().manual_seed(cfg.seed + history.steps)
-    plot = LivePlot() if show and _in_notebook() else None
+    plot = LivePlot(len(loader)) if show and _in_notebook() else None
     bad_evals = 0
     start = time.perf_counter() - history.seconds
     learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
@@ -223,8 +239,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             break
         loader.batch_sampler.epoch = history.epochs_started  # a fresh, reproducible shuffle
         history.epochs_started += 1
-        bar = tqdm(loader, desc=f"epoch {history.epochs_started}", disable=not show, leave=False)
-        for src, src_len, tgt_in, tgt_out in bar:
+        bar = tqdm(loader, desc=f"epoch {history.epochs_started}", leave=False,
+                   disable=not show or plot is not None)  # in a notebook the plot is the bar
+        for step_in_epoch, (src, src_len, tgt_in, tgt_out) in enumerate(bar, 1):
             model.train()
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
             if cfg.feed_back > 0:
@@ -247,6 +264,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             history.seconds = time.perf_counter() - start
             bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
                             tok_s=f"{history.tokens_per_second:,.0f}")
+            if plot is not None:
+                plot.tick(history, step_in_epoch)
             stop = out_of_budget()
             if history.steps % eval_every == 0 or stop:
                 val = evaluate_loss(model, valid_loader, device)
@@ -260,7 +279,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                     if cfg.patience is not None and bad_evals >= cfg.patience:
                         stop = f"early stopping: {bad_evals} validations without improvement"
                 if plot is not None:
-                    plot.update(history)
+                    plot.update(history, step_in_epoch)
                 if checkpoint is not None:
                     _write(checkpoint, model, best_state, optimizer, history)
             if stop:
