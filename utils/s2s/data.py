@@ -15,13 +15,15 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from s2s.download import Release, fetch, read_text
+from s2s.checks import check_int, check_real
+from s2s.download import DataError, Release, fetch, read_text
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -53,21 +55,48 @@ class ParseReport:
         return text
 
 
+# manythings' third column: "CC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & ..."
+ATTRIBUTION = re.compile(r"CC-BY [^\t]*Attribution: ")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of a corpus file: split on "\n" (a "\r" before it is removed) and nothing else.
+
+    Unlike `str.splitlines`, U+2028, U+2029, "\x85", "\x1c"-"\x1e", form feed and vertical
+    tab do not end a line: in a sentence they are characters of the sentence. A final
+    newline does not start another line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def parse_pairs(text: str) -> tuple[list[tuple[str, str]], ParseReport]:
     """Parse manythings' `English<TAB>Other[<TAB>attribution]` lines.
 
-    A leading byte-order mark is removed. Blank lines and malformed lines (one column, more
-    than three, or an empty sentence) are not pairs: they are counted in the report."""
+    Lines end at "\n" or "\r\n" only (see `split_lines`); a byte-order mark at the start of
+    any line is removed. Blank lines and malformed lines are not pairs: they are counted in
+    the report. Malformed: one column; more than three; a third column that is not a
+    manythings attribution (`CC-BY ... Attribution: ...`: a tab inside a sentence makes a
+    line look like three columns, and the pair it gives would be wrong); an empty sentence."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_pairs takes the file's text as a str, got "
+                        f"{type(text).__name__}: decode it first (s2s.download.read_text)")
     report = ParseReport()
     pairs = []
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         report.lines += 1
+        line = line.lstrip("\ufeff")
         if not line.strip():
             report.blank.append(number)
             continue
         columns = line.split("\t")
         if len(columns) not in (2, 3):
             report.malformed.append((number, f"{len(columns)} tab-separated columns, not 2 or 3"))
+            continue
+        if len(columns) == 3 and not ATTRIBUTION.match(columns[2].strip()):
+            report.malformed.append((number, "3 columns but the third is not an attribution "
+                                             "(a tab inside a sentence?)"))
             continue
         src, tgt = columns[0].strip(), columns[1].strip()
         if not src or not tgt:
@@ -84,13 +113,25 @@ def parse_pairs(text: str) -> tuple[list[tuple[str, str]], ParseReport]:
 
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^ ])([,.!?])")
 _SPACE_THEN_PUNCT = re.compile(r" ([,.!?])")
+# Tabs and the characters that break a line somewhere (str.splitlines' separators): inside a
+# sentence they are spaces, so no token holds a newline. Other spaces (thin, ideographic)
+# are kept as d2l keeps them; the real corpora hold none of these.
+_BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _spaces(sentence: str) -> str:
+    """Non-breaking spaces, tabs and line breaks become plain spaces."""
+    if not isinstance(sentence, str):
+        raise TypeError(f"a sentence must be a str, got {type(sentence).__name__} "
+                        f"({sentence!r:.60}): tokenizers take one sentence of text")
+    return _BREAKS.sub(" ", sentence.replace("\u202f", " ").replace("\xa0", " "))
 
 
 def normalize(sentence: str) -> str:
     """d2l's normalisation: non-breaking spaces become spaces, lower-case, and a space before
-    each of `, . ! ?` that does not already follow one (d2l's `MTFraEng._preprocess`)."""
-    sentence = sentence.replace("\u202f", " ").replace("\xa0", " ").lower()
-    return _SPACE_BEFORE_PUNCT.sub(r" \1", sentence)
+    each of `, . ! ?` that does not already follow one (d2l's `MTFraEng._preprocess`).
+    Tabs and line breaks become spaces too (a token never holds a newline)."""
+    return _SPACE_BEFORE_PUNCT.sub(r" \1", _spaces(sentence).lower())
 
 
 def tokenize_words(sentence: str) -> Tokens:
@@ -100,13 +141,13 @@ def tokenize_words(sentence: str) -> Tokens:
 
 def tokenize_chars(sentence: str) -> Tokens:
     """Character tokens (the Keras character-level seed): every character, spaces included,
-    case kept; non-breaking spaces become plain spaces."""
-    return list(sentence.replace("\u202f", " ").replace("\xa0", " "))
+    case kept; non-breaking spaces, tabs and line breaks become plain spaces."""
+    return list(_spaces(sentence))
 
 
 def tokenize_zh(sentence: str) -> Tokens:
     """Chinese as characters: every character except whitespace."""
-    return [c for c in sentence if not c.isspace()]
+    return [c for c in _spaces(sentence) if not c.isspace()]
 
 
 TOKENIZERS: dict[str, Callable[[str], Tokens]] = {
@@ -117,6 +158,7 @@ TOKENIZERS: dict[str, Callable[[str], Tokens]] = {
 def detokenize(tokens: Sequence[str], kind: str = "word") -> str:
     """Tokens back to text. For words: join with spaces and undo the space `normalize` put
     before `, . ! ?` (so BLEU sees ordinary text). Case is not restored."""
+    _check_tokens("detokenize", tokens)
     if kind == "word":
         return _SPACE_THEN_PUNCT.sub(r"\1", " ".join(tokens))
     if kind in ("char", "zh"):
@@ -128,24 +170,55 @@ def detokenize(tokens: Sequence[str], kind: str = "word") -> str:
 # Vocabulary
 
 
+def _check_tokens(where: str, tokens: object) -> None:
+    """`tokens` must be a sequence of str (a token list), not one str."""
+    if isinstance(tokens, str):
+        raise TypeError(f"{where} takes a list of tokens, not a str ({tokens!r:.60}): "
+                        "tokenize the sentence first, e.g. tokenize_words(sentence)")
+    if not isinstance(tokens, Sequence):
+        raise TypeError(f"{where} takes a list of tokens, not a {type(tokens).__name__}")
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise TypeError(f"{where}: token {i} is a {type(token).__name__} ({token!r:.40}), "
+                            "not a str: a token list holds strings")
+
+
 class Vocab:
     """Token <-> id. Specials first at fixed ids, then tokens by frequency (ties: alphabetical).
 
-    Tokens seen fewer than `min_freq` times map to `<unk>`."""
+    Tokens seen fewer than `min_freq` times map to `<unk>`. So does a token that merely
+    spells a special (`<eos>` typed in a sentence): only the code adds the special ids."""
 
     def __init__(self, tokens: Sequence[str], min_freq: int = 1) -> None:
+        _check_tokens("Vocab", tokens)
+        check_int("min_freq", min_freq, low=1)
         clash = [t for t in tokens if t in SPECIALS]
         if clash:
             raise ValueError(f"special tokens {clash} must not be in the token list")
         self.itos: list[str] = [*SPECIALS, *tokens]
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            twice = [t for t, n in Counter(tokens).items() if n > 1]
+            raise ValueError(f"tokens {twice[:5]} appear more than once in the token list "
+                             f"({len(self.itos) - len(self.stoi)} duplicates): each token "
+                             "needs exactly one id; remove the repeats (Vocab.build counts "
+                             "tokens for you)")
+        self._ids = {t: i for t, i in self.stoi.items() if i >= len(SPECIALS)}
         self.min_freq = min_freq
 
     @classmethod
     def build(cls, sentences: Sequence[Tokens], min_freq: int = 2) -> Vocab:
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
-        counts = Counter(t for s in sentences for t in s if t not in SPECIALS)
+        """A vocabulary of the tokens of `sentences` (token lists) seen >= min_freq times."""
+        check_int("min_freq", min_freq, low=1, hint="1 keeps every token seen")
+        if isinstance(sentences, str):
+            raise TypeError(f"Vocab.build takes a list of token lists, not a str "
+                            f"({sentences!r:.40}): tokenize the sentences first")
+        counts: Counter = Counter()
+        for i, sentence in enumerate(sentences):
+            if isinstance(sentence, str):
+                raise TypeError(f"Vocab.build: sentence {i} is a str ({sentence!r:.40}), not a "
+                                "token list: tokenize the sentences first")
+            counts.update(t for t in sentence if t not in SPECIALS)
         kept = [t for t, n in counts.items() if n >= min_freq]
         kept.sort(key=lambda t: (-counts[t], t))
         return cls(kept, min_freq)
@@ -157,12 +230,31 @@ class Vocab:
         return token in self.stoi
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.stoi.get(t, UNK) for t in tokens]
+        """Token list -> ids; unknown tokens (and text that spells a special) -> `<unk>`."""
+        _check_tokens("Vocab.encode", tokens)
+        return [self._ids.get(t, UNK) for t in tokens]
 
     def decode(self, ids: Sequence[int] | Tensor) -> Tokens:
         """Ids to tokens, stopping at the first `<eos>` and skipping `<pad>` and `<bos>`."""
+        if isinstance(ids, Tensor):
+            if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+                raise TypeError(f"Vocab.decode takes integer ids, got a {ids.dtype} tensor")
+            if ids.dim() != 1:
+                raise ValueError(f"Vocab.decode takes one sentence of ids (a 1-D tensor), got "
+                                 f"shape {tuple(ids.shape)}: decode each row")
+            ids = ids.tolist()
+        elif isinstance(ids, str) or not isinstance(ids, Sequence):
+            raise TypeError(f"Vocab.decode takes a list of integer ids, not a "
+                            f"{type(ids).__name__}")
         out = []
-        for i in (ids.tolist() if isinstance(ids, Tensor) else ids):
+        for position, i in enumerate(ids):
+            if not isinstance(i, Integral) or isinstance(i, bool):
+                raise TypeError(f"Vocab.decode: id {i!r} at position {position} is a "
+                                f"{type(i).__name__}, not an integer")
+            if not 0 <= i < len(self.itos):
+                raise ValueError(f"Vocab.decode: id {i} at position {position} is outside this "
+                                 f"vocabulary (ids 0..{len(self.itos) - 1}): were the ids made "
+                                 "with another vocabulary?")
             if i == EOS:
                 break
             if i not in (PAD, BOS):
@@ -175,7 +267,14 @@ class Vocab:
 
     @classmethod
     def from_json(cls, text: str) -> Vocab:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"not a vocabulary's JSON ({err}): pass the text Vocab.to_json "
+                             "wrote, or use Vocab.load(path)") from err
+        if not isinstance(data, dict) or "tokens" not in data:
+            raise ValueError("not a vocabulary's JSON: expected an object with 'specials', "
+                             f"'min_freq' and 'tokens', got {str(data)[:60]!r}")
         if data.get("specials") != list(SPECIALS):
             raise ValueError(f"vocabulary specials {data.get('specials')} differ from the "
                              f"course's fixed {list(SPECIALS)}")
@@ -221,8 +320,9 @@ def split_by_source(pairs: Sequence[Pair], valid_frac: float = 0.05, test_frac: 
     translations) form the test split, the next `valid_frac` the validation split. With
     `max_pairs`, only whole source groups up to that many pairs are kept (a corpus slice that
     is a random sample, and the same prefix for every size)."""
-    if not (0 <= valid_frac and 0 <= test_frac and valid_frac + test_frac < 1):
-        raise ValueError("need 0 <= valid_frac, test_frac and valid_frac + test_frac < 1")
+    _check_fractions(valid_frac, test_frac)
+    check_int("seed", seed)
+    check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
     groups = list(_source_groups(pairs).values())
     random.Random(seed).shuffle(groups)
     if max_pairs is not None:
@@ -237,6 +337,14 @@ def split_by_source(pairs: Sequence[Pair], valid_frac: float = 0.05, test_frac: 
     flat = lambda gs: [p for g in gs for p in g]  # noqa: E731
     return Splits(train=flat(groups[n_test + n_valid:]),
                   valid=flat(groups[n_test:n_test + n_valid]), test=flat(groups[:n_test]))
+
+
+def _check_fractions(valid_frac: float, test_frac: float) -> None:
+    check_real("valid_frac", valid_frac, low=0, high=1, high_open=True)
+    check_real("test_frac", test_frac, low=0, high=1, high_open=True)
+    if valid_frac + test_frac >= 1:
+        raise ValueError(f"valid_frac + test_frac must be < 1 to leave pairs for training, got "
+                         f"{valid_frac} + {test_frac}: the usual is 0.05 each")
 
 
 def naive_split(pairs: Sequence[Pair], test_frac: float = 0.05, seed: int = 0) -> tuple[
@@ -306,8 +414,7 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def __init__(self, lengths: Sequence[tuple[int, int]], batch_size: int, shuffle: bool = True,
                  seed: int = 0) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_int("batch_size", batch_size, low=1)
         self.lengths = list(lengths)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
@@ -330,7 +437,14 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 def make_loader(dataset: PairDataset, batch_size: int, *, bucket: bool = True,
                 shuffle: bool = True, seed: int = 0) -> DataLoader:
-    """A DataLoader of padded batches; `bucket=False` gives plain (shuffled) batches."""
+    """A DataLoader of padded batches; `bucket=False` gives plain (shuffled) batches.
+
+    An empty dataset is refused: its loader would train 0 steps, or measure a loss of 0.0."""
+    check_int("batch_size", batch_size, low=1)
+    if len(dataset) == 0:
+        raise ValueError("make_loader: the dataset is empty (0 pairs), so the loader would have "
+                         "no batch: check the settings that built it (max_len, max_pairs, "
+                         "valid_frac, test_frac)")
     if bucket:
         sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=shuffle, seed=seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
@@ -376,12 +490,53 @@ class TranslationData:
                shuffle: bool | None = None, seed: int = 0) -> DataLoader:
         """Padded batches of `split` ("train", "valid", "test"); only train shuffles by default."""
         shuffle = split == "train" if shuffle is None else shuffle
+        if split not in ("train", "valid", "test"):
+            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        if not getattr(self.splits, split):
+            settings = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
+                                 if k in ("max_len", "max_pairs", "valid_frac", "test_frac"))
+            raise ValueError(f"the {split} split is empty, so its loader would have no batch "
+                             f"(training 0 steps, or a loss of 0.0){': ' if settings else ''}"
+                             f"{settings}. Build the data with settings that leave pairs in "
+                             f"every split (load_translation refuses the others)")
         return make_loader(self.dataset(split), batch_size, bucket=bucket, shuffle=shuffle,
                            seed=seed)
 
     def references(self, split: str = "test") -> list[tuple[Tokens, list[Tokens]]]:
         """Distinct sources of `split` with all their references (for multi-reference BLEU)."""
         return group_references(getattr(self.splits, split))
+
+
+def _tokenizer_names(tokenizers: object, dataset: str) -> tuple[str, str]:
+    if tokenizers is None:
+        return DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
+    if (isinstance(tokenizers, str) or not isinstance(tokenizers, Sequence)
+            or len(tokenizers) != 2 or any(k not in TOKENIZERS for k in tokenizers)):
+        raise ValueError(f"tokenizers must be a pair (source, target) of names among "
+                         f"{', '.join(map(repr, TOKENIZERS))}, got {tokenizers!r}, e.g. "
+                         "('word', 'zh')")
+    return tokenizers[0], tokenizers[1]
+
+
+def _refuse_empty_splits(splits: Splits, **settings: object) -> None:
+    """An empty split (no training, validation or test pair) names the setting behind it."""
+    parts = (splits.train, splits.valid, splits.test)
+    sources = len({tuple(src) for part in parts for src, _ in part})
+    limits = " and ".join(f"{k}={settings[k]}" for k in ("max_pairs", "max_len")
+                          if settings[k] is not None)
+    kept = f"the {sources:,} source sentences kept" + (f" by {limits}" if limits else "")
+    for split, frac in (("valid", "valid_frac"), ("test", "test_frac")):
+        if not getattr(splits, split):
+            value = settings[frac]
+            why = (f"{frac}=0 asks for no {split} pair" if value == 0 else
+                   f"{frac}={value} of {kept} rounds to none")
+            raise ValueError(f"the {split} split is empty: {why}. Training needs a validation "
+                             f"split and judging a test split: use {frac} > 0 (0.05 is usual)"
+                             " with enough pairs (raise max_pairs or max_len)")
+    if not splits.train:
+        raise ValueError(f"the train split is empty: valid_frac={settings['valid_frac']} and "
+                         f"test_frac={settings['test_frac']} take all of {kept}: raise "
+                         "max_pairs or max_len")
 
 
 def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
@@ -393,19 +548,43 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
 
     max_len: keep pairs whose both sides have at most this many tokens (None: all).
     max_pairs: a random slice of about this many pairs (whole source groups; None: all).
-    Vocabularies are built from the training split only."""
+    Vocabularies are built from the training split only. Settings that leave a split (or a
+    vocabulary) empty are refused with an error naming them."""
+    check_int("max_len", max_len, low=1, none_ok=True,
+              hint="the most tokens per side a pair may have; None keeps every length")
+    check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
+    check_int("min_freq", min_freq, low=1, hint="1 keeps every token seen in training")
+    _check_fractions(valid_frac, test_frac)
+    check_int("seed", seed)
+    src_kind, tgt_kind = _tokenizer_names(tokenizers, dataset)
     path, release = fetch(dataset)
     text = read_text(path, release)
     raw_pairs, report = parse_pairs(text)
-    src_kind, tgt_kind = tokenizers or DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
     tok_src, tok_tgt = TOKENIZERS[src_kind], TOKENIZERS[tgt_kind]
     pairs = [(tok_src(s), tok_tgt(t)) for s, t in raw_pairs]
     n_all = len(pairs)
+    if not pairs:
+        raise DataError(f"{path} holds no sentence pair ({report}): it is not a corpus of "
+                         "tab-separated pairs")
     if max_len is not None:
+        every = pairs
         pairs = [p for p in pairs if len(p[0]) <= max_len and len(p[1]) <= max_len]
+        if not pairs:
+            shortest = min(max(len(s), len(t)) for s, t in every)
+            raise ValueError(f"max_len={max_len} keeps none of the {n_all:,} pairs (the "
+                             f"shortest has {shortest} tokens on its longer side): raise "
+                             f"max_len to at least {shortest}, or pass None for every length")
     splits = split_by_source(pairs, valid_frac, test_frac, seed=seed, max_pairs=max_pairs)
+    _refuse_empty_splits(splits, max_len=max_len, max_pairs=max_pairs, valid_frac=valid_frac,
+                         test_frac=test_frac)
     src_vocab = Vocab.build([s for s, _ in splits.train], min_freq)
     tgt_vocab = Vocab.build([t for _, t in splits.train], min_freq)
+    for side, vocab in (("source", src_vocab), ("target", tgt_vocab)):
+        if len(vocab) == len(SPECIALS):
+            raise ValueError(f"min_freq={min_freq} leaves the {side} vocabulary with no token "
+                             f"(no token occurs {min_freq} times in the "
+                             f"{len(splits.train):,} training pairs): every word would be "
+                             "<unk>; lower min_freq")
     if verbose:
         print(f"{release.name} ({path.name}): {report}")
         if max_len is not None:
