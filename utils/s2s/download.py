@@ -6,11 +6,18 @@ Every file is identified by its checksum. `fetch(dataset)` looks, in order:
 2. in the download cache (`$S2S_CACHE_DIR`, default: the OS cache folder `s2s`);
 3. on the network, through pooch (hash-verified, atomic: a failed or corrupt download leaves
    nothing in the cache).
+
+A set `S2S_DATA_DIR` is a promise: if it is not a folder holding the dataset's file, `fetch`
+fails with an error that says so; it never falls back to the cache or the network.
+A download has an overall deadline (`$S2S_DOWNLOAD_DEADLINE` seconds, default 900) and fails
+when no byte arrives for `$S2S_DOWNLOAD_STALL` seconds (default 30).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -73,8 +80,21 @@ class DataError(RuntimeError):
 
 
 def mirror_dir() -> Path | None:
+    """The folder `$S2S_DATA_DIR` names (None when unset or empty); one that does not exist or
+    is not a folder is an error, never ignored."""
     value = os.environ.get("S2S_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise DataError(f"S2S_DATA_DIR is set to {value!r}, which does not exist: point it at "
+                        "the folder that holds the corpus files (CI: ../shared/data), or unset "
+                        "it to use the download cache")
+    if not path.is_dir():
+        raise DataError(f"S2S_DATA_DIR is set to {value!r}, which is a file, not a folder: "
+                        "point it at the folder that holds the corpus files (CI: "
+                        "../shared/data), or unset it to use the download cache")
+    return path
 
 
 def cache_dir() -> Path:
@@ -96,32 +116,48 @@ def fetch(
     mirror: Path | None = None,
     cache: Path | None = None,
     releases: list[Release] | None = None,
+    deadline_s: float | None = None,
+    stall_s: float | None = None,
 ) -> tuple[Path, Release]:
     """Find, verify or download a file of `dataset`. Returns (local path, which release).
 
     mirror/cache default to `$S2S_DATA_DIR` / `$S2S_CACHE_DIR`; `releases` defaults to the
-    dataset's registered releases (tests pass their own)."""
+    dataset's registered releases (tests pass their own). A download fails after `deadline_s`
+    seconds in all, or when no byte arrives for `stall_s` seconds (defaults:
+    `$S2S_DOWNLOAD_DEADLINE`, else 900; `$S2S_DOWNLOAD_STALL`, else 30)."""
+    deadline_s = _seconds("deadline_s", deadline_s, "S2S_DOWNLOAD_DEADLINE", 900.0)
+    stall_s = _seconds("stall_s", stall_s, "S2S_DOWNLOAD_STALL", 30.0)
     if releases is None:
         if dataset not in DATASETS:
             raise DataError(f"unknown dataset {dataset!r}: known are {', '.join(DATASETS)}")
         releases = [RELEASES[n] for n in DATASETS[dataset]]
+    origin = "the mirror folder" if mirror is not None else "S2S_DATA_DIR"
     mirror = mirror if mirror is not None else mirror_dir()
     cache = cache if cache is not None else cache_dir()
 
     if mirror is not None:
-        for filename in dict.fromkeys(r.filename for r in releases):
+        filenames = list(dict.fromkeys(r.filename for r in releases))
+        for filename in filenames:
             candidate = mirror / filename
             if candidate.is_file():
                 release = _identify(candidate, [r for r in releases if r.filename == filename])
                 if release is None:
                     raise DataError(
-                        f"{candidate} (from S2S_DATA_DIR) matches no known release of "
+                        f"{candidate} (from {origin}) matches no known release of "
                         f"{dataset!r} (expected one of: "
                         f"{', '.join(r.known_hash for r in releases)}). It is corrupt or an "
                         "unknown release: replace it with a verified copy, or unset "
                         "S2S_DATA_DIR to download."
                     )
                 return candidate, release
+        if not mirror.is_dir():
+            raise DataError(f"{origin} {mirror} is not a folder: pass the folder that holds "
+                            f"{' or '.join(filenames)}")
+        raise DataError(
+            f"{origin} is set to {str(mirror)!r}, but that folder holds no "
+            f"{' or '.join(filenames)} for {dataset!r}: put a verified copy there, or unset "
+            "S2S_DATA_DIR to use the download cache (a set mirror is never bypassed)."
+        )
 
     for release in releases:
         cached = cache / release.name / release.filename
@@ -137,30 +173,141 @@ def fetch(
             "S2S_DATA_DIR=/that/folder."
         )
     release = downloadable[0]
-    return _download(release, cache), release
+    return _download(release, cache, deadline_s, stall_s), release
 
 
-def _download(release: Release, cache: Path) -> Path:
+def _seconds(name: str, value: float | None, variable: str, default: float) -> float:
+    """A positive, finite number of seconds: `value`, else `$variable`, else `default`."""
+    where = name
+    if value is None:
+        text = os.environ.get(variable)
+        if not text:
+            return default
+        where = f"{variable} (from the environment)"
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value <= 0):
+        raise DataError(f"{where} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+CHUNK = 64 * 1024
+
+
+class _Transfer:
+    """What one download has received so far, for its error messages."""
+
+    def __init__(self, deadline_s: float, stall_s: float) -> None:
+        self.deadline_s, self.stall_s = deadline_s, stall_s
+        self.start = time.monotonic()
+        self.received = 0
+        self.total: int | None = None  # the declared Content-Length
+
+    def progress(self) -> str:
+        of = f" of {self.total:,}" if self.total else ""
+        seconds = time.monotonic() - self.start
+        return (f"{self.received:,}{of} bytes received in {seconds:.1f} s, "
+                f"{self.received / max(seconds, 1e-9) / 1000:.1f} kB/s")
+
+
+class _Stalled(Exception):
+    pass
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _BrokeOff(Exception):
+    pass
+
+
+def _downloader(transfer: _Transfer):
+    """A pooch downloader: streams with requests, checking the deadline after every read and
+    failing when one read waits `stall_s` seconds for a byte (requests' read timeout)."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
+
+    def download(url: str, output_file: str, pooch_instance: object = None) -> None:
+        transfer.start = time.monotonic()
+        wait = min(transfer.stall_s, transfer.deadline_s)
+        try:
+            response = requests.get(url, stream=True, timeout=(wait, wait))
+        except requests.exceptions.ReadTimeout as err:
+            raise _Stalled("the server accepted the connection but sent no response") from err
+        with response:
+            response.raise_for_status()
+            length = response.headers.get("Content-Length", "")
+            transfer.total = int(length) if length.isdigit() else None
+            read = getattr(response.raw, "read1", None) or response.raw.read
+            with open(output_file, "wb") as out:
+                while True:
+                    if time.monotonic() - transfer.start > transfer.deadline_s:
+                        raise _Deadline()
+                    try:
+                        chunk = read(CHUNK, decode_content=True)
+                    except ReadTimeoutError as err:
+                        raise _Stalled("no data arrived") from err
+                    except (Urllib3Error, OSError) as err:
+                        raise _BrokeOff(f"{type(err).__name__}: {err}") from err
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    transfer.received = response.raw.tell()
+            if transfer.total is not None and transfer.received < transfer.total:
+                raise _BrokeOff("IncompleteRead: the connection closed early")
+
+    return download
+
+
+def _download(release: Release, cache: Path, deadline_s: float = 900.0,
+              stall_s: float = 30.0) -> Path:
     assert release.url is not None
     how = (
         f"Either connect to the internet, or put a verified copy of {release.filename} in a "
         "folder and set S2S_DATA_DIR=/that/folder (CI uses ../shared/data)."
     )
+    what = f"downloading {release.filename} from {release.url}"
+    transfer = _Transfer(deadline_s, stall_s)
     try:
         path = pooch.retrieve(
             release.url, known_hash=release.known_hash, fname=release.filename,
-            path=cache / release.name, progressbar=False,
+            path=cache / release.name, progressbar=False, downloader=_downloader(transfer),
         )
+    except _Stalled as err:
+        raise DataError(
+            f"{what} stalled: {err} for {stall_s:g} s ({transfer.progress()}); nothing "
+            f"was kept. The server or the connection hung: try again later, allow a longer "
+            f"wait with S2S_DOWNLOAD_STALL=<seconds>, or put a verified copy of "
+            f"{release.filename} in a folder and set S2S_DATA_DIR=/that/folder.") from err
+    except _Deadline as err:
+        raise DataError(
+            f"{what} did not finish within its deadline of {deadline_s:g} s ({transfer.progress()}"
+            f" so far); nothing was kept. The connection is too slow: allow more time with "
+            f"S2S_DOWNLOAD_DEADLINE=<seconds>, or put a verified copy of {release.filename} in a "
+            "folder and set S2S_DATA_DIR=/that/folder.") from err
+    except _BrokeOff as err:
+        raise DataError(f"{what} broke off ({err}; {transfer.progress()}); nothing was kept. "
+                        "The connection was cut: try again, or put a verified copy of "
+                        f"{release.filename} in a folder and set S2S_DATA_DIR=/that/folder."
+                        ) from err
     except requests.exceptions.HTTPError as err:
         status = err.response.status_code if err.response is not None else "?"
-        raise DataError(f"downloading {release.filename} from {release.url} failed: HTTP "
-                        f"{status}. {how}") from err
+        raise DataError(f"{what} failed: HTTP {status}. {how}") from err
+    except requests.exceptions.ConnectTimeout as err:
+        raise DataError(f"cannot download {release.filename} from {release.url}: no connection "
+                        f"within {min(stall_s, deadline_s):g} s (no network, or the server is "
+                        f"unreachable). {how}") from err
     except requests.exceptions.ConnectionError as err:
-        raise DataError(f"cannot download {release.filename} from {release.url}: no network "
-                        f"connection ({type(err).__name__}). {how}") from err
+        raise DataError(f"cannot download {release.filename} from {release.url}: could not "
+                        f"connect (no network connection, or the server refused: "
+                        f"{type(err).__name__}). {how}") from err
     except requests.exceptions.RequestException as err:
-        raise DataError(f"downloading {release.filename} from {release.url} broke off "
-                        f"({type(err).__name__}: {err}); nothing was kept. {how}") from err
+        raise DataError(f"{what} broke off ({type(err).__name__}: {err}); nothing was kept. "
+                        f"{how}") from err
     except ValueError as err:  # pooch: the downloaded file's hash does not match
         raise DataError(f"the file downloaded from {release.url} is not the expected "
                         f"{release.name} ({err}); nothing was kept in the cache.") from err

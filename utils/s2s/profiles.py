@@ -7,7 +7,7 @@ profile is `gpu` when CUDA is available and `cpu` otherwise."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -47,6 +47,10 @@ class Profile:
 
     def with_(self, **changes: object) -> Profile:
         """A copy with some fields changed (for exercises and experiments)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"Profile has no field {', '.join(map(repr, unknown))}: its fields "
+                            f"are {', '.join(f.name for f in fields(self))}")
         return replace(self, **changes)
 
 
@@ -85,10 +89,11 @@ def default_profile_name() -> str:
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile named `name`, else `$S2S_PROFILE`, else the hardware default."""
+    where = "name" if name else "S2S_PROFILE"
     name = name or os.environ.get("S2S_PROFILE") or default_profile_name()
     if name not in PROFILES:
         raise ValueError(
-            f"unknown profile {name!r}: choose one of {', '.join(PROFILE_NAMES)} "
+            f"unknown profile {where}={name!r}: choose one of {', '.join(PROFILE_NAMES)} "
             "(set S2S_PROFILE=ci|cpu|gpu, or leave it unset to choose by hardware)"
         )
     return PROFILES[name]

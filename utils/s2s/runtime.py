@@ -12,15 +12,43 @@ import torch
 def get_device(prefer: str | None = None) -> torch.device:
     """The device to compute on: `prefer` if given, else CUDA, else Apple's MPS, else the CPU.
 
-    `S2S_DEVICE` (e.g. `cpu`) overrides the automatic choice."""
+    `S2S_DEVICE` (e.g. `cpu`) overrides the automatic choice. A device that is not a device
+    name, or that this machine does not have, is an error naming where it came from."""
+    where = "prefer" if prefer else "S2S_DEVICE"
     name = prefer or os.environ.get("S2S_DEVICE")
     if name:
-        return torch.device(name)
+        return _available(str(name), where)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _available(name: str, where: str) -> torch.device:
+    """torch.device(name), checked against the machine: CUDA or MPS asked for but absent is
+    an error now rather than a failure deep inside the first training step."""
+    fix = ("unset S2S_DEVICE to choose automatically, or set S2S_DEVICE=cpu" if
+           where == "S2S_DEVICE" else "pass prefer=None to choose automatically, or 'cpu'")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"{where}={name!r} is not a device name (cpu, cuda, cuda:0, mps): "
+                         f"{fix}") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"{where}={name!r} asks for a CUDA GPU, but torch finds none on "
+                               "this machine (torch.cuda.is_available() is False: no GPU, no "
+                               f"driver, or a CPU-only torch): {fix}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(f"{where}={name!r} asks for GPU {device.index}, but this "
+                               f"machine has {torch.cuda.device_count()}: use cuda:0 .. "
+                               f"cuda:{torch.cuda.device_count() - 1}, or {fix}")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                     and torch.backends.mps.is_available()):
+        raise RuntimeError(f"{where}={name!r} asks for Apple's MPS, which this machine does "
+                           f"not have: {fix}")
+    return device
 
 
 def seed_everything(seed: int = 0) -> None:
