@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from s2s.checks import check_int, check_real
 from s2s.data import BOS, EOS, PAD, TOKENIZERS, _pad, detokenize
 from s2s.models import EncoderDecoder, Seq2Seq
 
@@ -43,6 +44,7 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
     tokens. Returns B lists of token ids; with
     `return_attention=True` also, per sentence, its attention weights (len(output) + 1, S)
     (the last row is the step that wrote <eos>), for decoders whose state records them."""
+    check_int("max_len", max_len, low=1, hint="the most tokens an output may have")
     model.eval()
     state = model.encode(src, src_len)
     batch = src.shape[0]
@@ -73,14 +75,17 @@ def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[lis
                                                                        list[list[int]]]:
     """Check and tokenise raw sentences; returns (tokens, ids + <eos>) per sentence.
 
-    Raises TypeError for a non-string and ValueError for an empty sentence; warns when a
-    sentence is longer than the model was trained for."""
+    Raises TypeError for a non-string and ValueError for an empty or whitespace-only sentence;
+    warns when a sentence is longer than the model was trained for."""
     tokenize = TOKENIZERS[model.config.tokenizers[0]]
     tokens, ids = [], []
     for i, sentence in enumerate(sentences):
         if not isinstance(sentence, str):
             raise TypeError(f"sentence {i} is a {type(sentence).__name__}, not a str: "
                             "translate takes a string or a list of strings")
+        if sentence and not sentence.strip():
+            raise ValueError(f"sentence {i} is empty (only whitespace: {sentence!r:.40}): "
+                             "there is nothing to translate")
         toks = tokenize(sentence)
         if not toks:
             raise ValueError(f"sentence {i} is empty: there is nothing to translate")
@@ -105,9 +110,13 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
     if not single and not isinstance(sentences, Sequence):
         raise TypeError(f"translate takes a string or a list of strings, not "
                         f"{type(sentences).__name__}")
+    check_int("max_len", max_len, low=1, none_ok=True,
+              hint="the most tokens an output may have; None: twice the model's max_len + 10")
+    check_int("batch_size", batch_size, low=1, hint="sentences decoded at once")
+    check_search(beam_size, 1, length_penalty, alpha, beam_none_ok=True)
     _, ids = encode_sentences(model, batch)
     device = next(model.parameters()).device
-    limit = max_len or 2 * model.config.max_len + 10
+    limit = max_len if max_len is not None else 2 * model.config.max_len + 10
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths together
     results: list[str] = [""] * len(ids)
     for start in range(0, len(order), batch_size):
@@ -136,6 +145,31 @@ class Hypothesis(NamedTuple):
 
     value: list[int]
     score: float
+
+
+def check_search(beam_size: int | None, n_best: int, length_penalty: str | None,
+                 alpha: float, *, beam_none_ok: bool = False) -> None:
+    """Refuse search settings that would be reinterpreted or fail deep inside torch."""
+    check_int("beam_size", beam_size, low=1, none_ok=beam_none_ok,
+              hint="the number of hypotheses kept at each step" +
+                   ("; None: greedy decoding" if beam_none_ok else ""))
+    _check_ranking(n_best, length_penalty, alpha)
+    if beam_size is not None and n_best > beam_size:
+        raise ValueError(f"n_best={n_best} needs beam_size >= n_best, got {beam_size}")
+    if beam_size is None and length_penalty not in (None, "none"):
+        raise ValueError(f"length_penalty={length_penalty!r} ranks beam search's hypotheses, "
+                         "and greedy decoding has none to rank: pass beam_size too")
+
+
+def _check_ranking(n_best: int, length_penalty: str | None, alpha: float) -> None:
+    check_int("n_best", n_best, low=1)
+    if length_penalty not in LENGTH_PENALTIES:
+        raise ValueError(f"length_penalty must be None, 'average' or 'gnmt', not "
+                         f"{length_penalty!r}")
+    check_real("alpha", alpha, low=0)
+
+
+LENGTH_PENALTIES = (None, "none", "average", "gnmt")
 
 
 def normalised(score: float, length: int, length_penalty: str | None, alpha: float) -> float:
@@ -174,6 +208,8 @@ def exhaustive_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_l
     """Score every possible output of one sentence (src: (1, S)) and return the n best.
 
     Only for tiny problems: there are `count_outputs(V, max_len)` outputs. The test oracle."""
+    _check_ranking(n_best, length_penalty, alpha)
+    check_int("max_len", max_len, low=0)
     model.eval()
     state = model.encode(src, src_len)
     prefixes: list[Hypothesis] = [Hypothesis([], 0.0)]
@@ -216,8 +252,8 @@ def beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, beam_size: 
     any other joins the new beam until the beam is full. Stop when n_best hypotheses are
     finished and no unfinished one can still beat them (exact without length normalisation,
     since log-probabilities only fall as a hypothesis grows), or after max_len tokens."""
-    if n_best > beam_size:
-        raise ValueError(f"n_best={n_best} needs beam_size >= n_best, got {beam_size}")
+    check_search(beam_size, n_best, length_penalty, alpha)
+    check_int("max_len", max_len, low=0)
     model.eval()
     state = model.encode(src, src_len)
     alive: list[Hypothesis] = [Hypothesis([], 0.0)]
@@ -267,8 +303,8 @@ def batched_beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, bea
     B sentences x K beams flattened into one decoder batch of B*K rows.
 
     src: (B, S); src_len: (B,). Returns, per sentence, its n_best hypotheses, best first."""
-    if n_best > beam_size:
-        raise ValueError(f"n_best={n_best} needs beam_size >= n_best, got {beam_size}")
+    check_search(beam_size, n_best, length_penalty, alpha)
+    check_int("max_len", max_len, low=0)
     model.eval()
     batch, k = src.shape[0], beam_size
     device = src.device

@@ -29,6 +29,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) 
 
     hypotheses: one detokenised string per test sentence.
     references: per test sentence, its list of references (any number, at least one)."""
+    _check_corpus(hypotheses, references, "str", "corpus_bleu")
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
     if any(len(r) == 0 for r in references):
@@ -39,6 +40,33 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) 
     metric = BLEU()
     details = metric.corpus_score(list(hypotheses), streams)
     return Bleu(details.score, str(metric.get_signature()), details)
+
+
+def _check_corpus(hypotheses: object, references: object, unit: str, where: str) -> None:
+    """Hypotheses: a list of `unit` (a str, or a token list); references: a list of lists of
+    `unit`. A plain str where a list belongs would be read character by character: refused."""
+    def is_unit(x: object) -> bool:
+        if unit == "str":
+            return isinstance(x, str)
+        return (not isinstance(x, str) and isinstance(x, Sequence)
+                and all(isinstance(t, str) for t in x))
+
+    shape = "a str" if unit == "str" else "a token list"
+    for name, value in (("hypotheses", hypotheses), ("references", references)):
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise TypeError(f"{where}: {name} must be a list (one entry per sentence), got a "
+                            f"{type(value).__name__}")
+    for i, hyp in enumerate(hypotheses):
+        if not is_unit(hyp):
+            raise TypeError(f"{where}: hypotheses[{i}] must be {shape}, got {hyp!r:.60}")
+    for i, refs in enumerate(references):
+        if isinstance(refs, str) or (unit != "str" and is_unit(refs) and refs):
+            raise TypeError(f"{where}: references[{i}] is {shape} ({refs!r:.60}), not a list of "
+                            f"references: give each sentence a list, e.g. [[ref] for ref in "
+                            "refs] for one reference each")
+        if not isinstance(refs, Sequence) or not all(is_unit(r) for r in refs):
+            raise TypeError(f"{where}: references[{i}] must be a list of {shape.split(' ', 1)[1]}"
+                            f" references, got {refs!r:.60}")
 
 
 @dataclass
@@ -108,6 +136,11 @@ def teaching_bleu(hypotheses: Sequence[Sequence[str]],
     smoothing on the same tokens (a test checks it).
 
     hypotheses: one token list per sentence; references: per sentence, its token lists."""
+    _check_corpus(hypotheses, references, "tokens", "teaching_bleu")
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+    if any(len(r) == 0 for r in references):
+        raise ValueError("every hypothesis needs at least one reference")
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for hyp, refs in zip(hypotheses, references, strict=True):

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from s2s.checks import check_bool, check_int, check_real
 from s2s.data import PAD, TranslationData, Vocab
 from s2s.models import ModelConfig, Seq2Seq, build_model
 from s2s.runtime import seed_everything
@@ -77,6 +78,46 @@ class TrainConfig:
     batch_size: int = 128
     bucket: bool = True  # length-bucketed batches; False: plain shuffled ones (more padding)
     seed: int = 0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Every field is checked when set (at construction and later): a nonsense setting
+        fails here, naming the field, rather than being reinterpreted during training."""
+        check = _TRAIN_CHECKS.get(name)
+        if check is not None:
+            check(value)
+        super().__setattr__(name, value)
+
+
+def _train_check(name: str, kind: str, **limits: object):
+    check = {"int": check_int, "real": check_real, "bool": check_bool}[kind]
+    return lambda value: check(f"TrainConfig.{name}", value, **limits)
+
+
+_TRAIN_CHECKS = {
+    "max_epochs": _train_check("max_epochs", "int", low=1),
+    "max_steps": _train_check("max_steps", "int", low=1, none_ok=True,
+                              hint="None: no step budget"),
+    "max_minutes": _train_check("max_minutes", "real", low=0, low_open=True, none_ok=True,
+                                hint="None: no time budget"),
+    "lr": _train_check("lr", "real", low=0,
+                       hint="Adam's step size, e.g. 1e-3 (0 freezes the weights)"),
+    "clip": _train_check("clip", "real", low=0, low_open=True,
+                         hint="the largest gradient norm, e.g. 1.0"),
+    "eval_every": _train_check("eval_every", "int", low=1, none_ok=True,
+                               hint="steps between validations; None: once per epoch"),
+    "patience": _train_check("patience", "int", low=1, none_ok=True,
+                             hint="validations without improvement; None: never stop early"),
+    "mask_loss": _train_check("mask_loss", "bool"),
+    "label_smoothing": _train_check("label_smoothing", "real", low=0, high=1, high_open=True),
+    "feed_back": _train_check("feed_back", "real", low=0, high=1,
+                              hint="the fraction of decoder inputs taken from the model's own "
+                                   "predictions"),
+    "lr_decay": _train_check("lr_decay", "real", low=0, high=1,
+                             hint="the last fraction of the budget in which lr falls to 0"),
+    "batch_size": _train_check("batch_size", "int", low=1),
+    "bucket": _train_check("bucket", "bool"),
+    "seed": _train_check("seed", "int"),
+}
 
 
 @dataclass
@@ -330,10 +371,24 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = 
     _write(path, model, model.state_dict(), optimizer, history or History())
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: truncated, corrupt, or not an s2s checkpoint.
+    The message names the file; the error torch raised is chained (`__cause__`)."""
+
+
 def _read(path: str | Path) -> dict:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, PermissionError):
+        raise  # their message names the path already
+    except Exception as err:  # torch, zipfile, pickle and OS errors all mean: unreadable
+        raise CheckpointError(
+            f"cannot read the checkpoint {path}: {type(err).__name__}: {str(err)[:200]}. The "
+            "file is truncated or corrupt (an interrupted copy, a full disk?): delete it and "
+            "train again, or restore it from a copy") from err
     if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT})")
+        raise CheckpointError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT}): "
+                              "pass a file written by fit or save_checkpoint")
     return saved
 
 
@@ -364,9 +419,14 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
     with an error that says what differs."""
     saved = _read(path)
     _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
-    model = build_model(ModelConfig.from_dict(saved["model_config"]),
-                        Vocab.from_json(saved["src_vocab"]), Vocab.from_json(saved["tgt_vocab"]))
-    model.load_state_dict(saved["model_state"])
+    try:
+        model = build_model(ModelConfig.from_dict(saved["model_config"]),
+                            Vocab.from_json(saved["src_vocab"]),
+                            Vocab.from_json(saved["tgt_vocab"]))
+        model.load_state_dict(saved["model_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"the checkpoint {path} is damaged: {type(err).__name__}: "
+                              f"{str(err)[:200]}. Delete it and train again") from err
     return model.to(device).eval()
 
 
