@@ -528,7 +528,7 @@ def _refuse_empty_splits(splits: Splits, **settings: object) -> None:
     for split, frac in (("valid", "valid_frac"), ("test", "test_frac")):
         if not getattr(splits, split):
             value = settings[frac]
-            why = (f"{frac}=0 asks for no {split} pair" if value == 0 else
+            why = (f"{frac}={value} asks for no {split} pair" if value == 0 else
                    f"{frac}={value} of {kept} rounds to none")
             raise ValueError(f"the {split} split is empty: {why}. Training needs a validation "
                              f"split and judging a test split: use {frac} > 0 (0.05 is usual)"

@@ -1,0 +1,573 @@
+"""Fault injection: bad inputs and faults across data, download, vocab, training settings,
+checkpoints, decoding, metrics and profiles. Each case asserts the exact outcome: the error's
+exact type and a phrase of its message (which names the argument or setting, its value, and
+what to do), or the correct result.
+
+No network: downloads go to a loopback server that stalls, trickles or never answers."""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+import s2s
+import s2s.data as data_module
+from loopback import LoopbackServer, Pace
+from s2s.data import (
+    UNK,
+    ParseReport,
+    Splits,
+    TranslationData,
+    Vocab,
+    detokenize,
+    load_translation,
+    parse_pairs,
+    tokenize_chars,
+    tokenize_words,
+    tokenize_zh,
+)
+from s2s.decoding import batched_beam_search, beam_search, greedy, translate
+from s2s.download import DataError, Release, fetch
+from s2s.metrics import corpus_bleu, teaching_bleu
+from s2s.profiles import get_profile
+from s2s.train import CheckpointError, TrainConfig, fit, load_checkpoint, save_checkpoint
+from test_download import GOOD, cache_files, release
+from tiny import tiny_data, tiny_model
+
+ATTRIBUTION = "CC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & #891077 (Martha)"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path):
+    """No mirror, cache or download limits from the environment leak into these tests."""
+    for name in ("S2S_DATA_DIR", "S2S_DOWNLOAD_DEADLINE", "S2S_DOWNLOAD_STALL", "S2S_DEVICE",
+                 "S2S_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path / "env-cache"))
+
+
+def raises(call: Callable[[], object], kind: type[BaseException], phrase: str) -> BaseException:
+    """Run `call`; it must raise exactly `kind` (not a subclass) with `phrase` in its message."""
+    with pytest.raises(BaseException) as info:
+        call()
+    assert type(info.value) is kind, f"{type(info.value).__name__}: {info.value}"
+    assert phrase in str(info.value), str(info.value)
+    return info.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: lines end at \n or \r\n only; BOMs; columns
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0c", "\x0b", "\x1c"])
+def test_unusual_line_separators_do_not_split_a_line(separator):
+    pairs, report = parse_pairs(f"Go.{separator}Now.\tVa{separator}maintenant !\nHi.\tSalut !\n")
+    assert pairs == [(f"Go.{separator}Now.", f"Va{separator}maintenant !"), ("Hi.", "Salut !")]
+    assert report.lines == 2 and not report.malformed
+
+
+def test_crlf_line_endings_leave_no_carriage_return():
+    pairs, report = parse_pairs("Go.\tVa !\r\nHi.\tSalut !\r\n\r\n")
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut !")]
+    assert report.lines == 3 and report.blank == [3]
+
+
+def test_a_bom_on_a_later_line_is_removed():
+    text = "\ufeffGo.\tVa !\n\ufeffHi.\tSalut !\n"  # two files with BOMs, concatenated
+    pairs, _ = parse_pairs(text)
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut !")]
+
+
+def test_a_tab_inside_a_sentence_is_malformed_not_a_wrong_pair():
+    pairs, report = parse_pairs("Go.\tVa\t!\nHi.\tSalut !\n")
+    assert pairs == [("Hi.", "Salut !")]
+    assert report.malformed == [(1, "3 columns but the third is not an attribution "
+                                    "(a tab inside a sentence?)")]
+
+
+def test_more_columns_than_the_format_is_malformed():
+    pairs, report = parse_pairs(f"Go.\tVa !\t{ATTRIBUTION}\textra\nHi.\tSalut !\t{ATTRIBUTION}\n")
+    assert pairs == [("Hi.", "Salut !")] and report.three_column == 1
+    assert report.malformed == [(1, "4 tab-separated columns, not 2 or 3")]
+    assert "1 malformed" in str(report) and "line 1" in str(report)
+
+
+def test_parse_pairs_refuses_bytes():
+    raises(lambda: parse_pairs(b"Go.\tVa !\n"), TypeError, "decode it first")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenisation and vocabularies
+
+
+@pytest.mark.parametrize("tokenize", [tokenize_words, tokenize_chars, tokenize_zh])
+def test_no_token_holds_a_line_break_or_a_tab(tokenize):
+    tokens = tokenize("I am\ncold.\r\n\tVery\u2028cold.")
+    assert not any(set(t) & set("\n\r\t\u2028") for t in tokens)
+    assert tokenize_words("I am\ncold.") == ["i", "am", "cold", "."]
+
+
+def test_tokenizers_refuse_a_non_string():
+    raises(lambda: tokenize_words(["i", "am"]), TypeError, "a sentence must be a str, got list")
+
+
+VOCAB = Vocab(["i", "am", "cold", "."])
+
+VOCAB_FAULTS = [
+    ("encode a str", lambda: VOCAB.encode("i am cold"), TypeError,
+     "takes a list of tokens, not a str ('i am cold'): tokenize the sentence first"),
+    ("encode non-str tokens", lambda: VOCAB.encode([4, 5]), TypeError, "token 0 is a int"),
+    ("decode -1", lambda: VOCAB.decode([4, -1]), ValueError,
+     "id -1 at position 1 is outside this vocabulary (ids 0..7)"),
+    ("decode past the end", lambda: VOCAB.decode([8]), ValueError, "id 8 at position 0"),
+    ("decode floats", lambda: VOCAB.decode([4.0]), TypeError, "not an integer"),
+    ("decode a float tensor", lambda: VOCAB.decode(torch.tensor([4.0])), TypeError,
+     "integer ids, got a torch.float32 tensor"),
+    ("decode a 2-D tensor", lambda: VOCAB.decode(torch.tensor([[4]])), ValueError,
+     "a 1-D tensor), got shape (1, 1): decode each row"),
+    ("duplicate tokens", lambda: Vocab(["a", "b", "a"]), ValueError,
+     "tokens ['a'] appear more than once"),
+    ("a str as the token list", lambda: Vocab("abc"), TypeError,
+     "Vocab takes a list of tokens, not a str"),
+    ("from_json duplicates",
+     lambda: Vocab.from_json('{"specials": ["<pad>", "<unk>", "<bos>", "<eos>"], '
+                             '"tokens": ["x", "x"]}'), ValueError, "appear more than once"),
+    ("from_json tokens as a str",
+     lambda: Vocab.from_json('{"specials": ["<pad>", "<unk>", "<bos>", "<eos>"], '
+                             '"tokens": "xyz"}'), TypeError, "not a str ('xyz')"),
+    ("from_json not JSON", lambda: Vocab.from_json("tokens: a b"), ValueError,
+     "not a vocabulary's JSON"),
+    ("from_json a list", lambda: Vocab.from_json('["a", "b"]'), ValueError,
+     "expected an object with 'specials', 'min_freq' and 'tokens'"),
+    ("build from strings", lambda: Vocab.build(["i am", "cold"]), TypeError,
+     "sentence 0 is a str ('i am'), not a token list: tokenize the sentences first"),
+    ("build min_freq 1.5", lambda: Vocab.build([["a"]], min_freq=1.5), TypeError,
+     "min_freq must be an integer, got 1.5"),
+    ("detokenize a str", lambda: detokenize("i am"), TypeError, "detokenize takes a list"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in VOCAB_FAULTS],
+                         ids=[c[0] for c in VOCAB_FAULTS])
+def test_vocab_faults(call, kind, phrase):
+    raises(call, kind, phrase)
+
+
+def test_text_spelling_a_special_token_is_unknown_not_a_control_id():
+    assert VOCAB.encode(["<eos>", "i", "<pad>", "<bos>"]) == [UNK, 4, UNK, UNK]
+    assert VOCAB.decode(VOCAB.encode(["i", "<eos>", "cold"])) == ["i", "<unk>", "cold"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a corpus: settings that would leave a split or a vocabulary empty
+
+
+def corpus(n: int = 200) -> str:
+    lines = [f"w{i % 40} w{i % 7} .\tW{i % 7} W{i % 40} !" for i in range(n)]
+    lines.insert(5, "a much longer english sentence than all the others here .\tune phrase")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    """load_translation reads this text instead of a real corpus file."""
+    text = {"value": corpus()}
+    rel = Release("synthetic", "synthetic", "synthetic.txt", "", None, None, "a test corpus")
+    monkeypatch.setattr(data_module, "fetch", lambda dataset: (Path("synthetic.txt"), rel))
+    monkeypatch.setattr(data_module, "read_text", lambda path, release: text["value"])
+    return text
+
+
+def test_the_synthetic_corpus_loads(synthetic):
+    data = load_translation("synthetic", max_len=4, min_freq=1, valid_frac=0.1,
+                            test_frac=0.1, verbose=False)
+    assert all(len(part) > 0 for part in (data.splits.train, data.splits.valid,
+                                         data.splits.test))
+
+
+LOAD_FAULTS = [
+    ("max_len=0", dict(max_len=0), ValueError, "max_len must be >= 1, got 0"),
+    ("max_len=1 keeps nothing", dict(max_len=1), ValueError,
+     "max_len=1 keeps none of the 201 pairs (the shortest has 3 tokens on its longer side): "
+     "raise max_len to at least 3"),
+    ("max_len=2.5", dict(max_len=2.5), TypeError, "max_len must be an integer or None, got 2.5"),
+    ("max_pairs=1", dict(max_pairs=1), ValueError,
+     "the valid split is empty: valid_frac=0.05 of the 1 source sentences kept by "
+     "max_pairs=1 rounds to none"),
+    ("max_pairs=0", dict(max_pairs=0), ValueError, "max_pairs must be >= 1, got 0"),
+    ("valid_frac=0", dict(valid_frac=0), ValueError,
+     "the valid split is empty: valid_frac=0 asks for no valid pair. Training needs a "
+     "validation split and judging a test split: use valid_frac > 0"),
+    ("test_frac=0", dict(test_frac=0.0), ValueError,
+     "the test split is empty: test_frac=0.0 asks for no test pair"),
+    ("fractions sum to 1", dict(valid_frac=0.5, test_frac=0.5), ValueError,
+     "valid_frac + test_frac must be < 1 to leave pairs for training, got 0.5 + 0.5"),
+    ("valid_frac=nan", dict(valid_frac=math.nan), ValueError,
+     "valid_frac must be a finite number, got nan"),
+    ("min_freq too high", dict(min_freq=10**6), ValueError,
+     "min_freq=1000000 leaves the source vocabulary with no token"),
+    ("min_freq=0", dict(min_freq=0), ValueError, "min_freq must be >= 1, got 0"),
+    ("unknown tokenizer", dict(tokenizers=("word", "klingon")), ValueError,
+     "tokenizers must be a pair (source, target) of names among 'word', 'char', 'zh', "
+     "got ('word', 'klingon')"),
+]
+
+
+@pytest.mark.parametrize("settings,kind,phrase", [c[1:] for c in LOAD_FAULTS],
+                         ids=[c[0] for c in LOAD_FAULTS])
+def test_load_translation_faults(synthetic, settings, kind, phrase):
+    raises(lambda: load_translation("synthetic", verbose=False, **settings), kind, phrase)
+
+
+def test_a_file_without_pairs_is_a_data_error(synthetic):
+    synthetic["value"] = "just some text\nwithout any tab\n"
+    raises(lambda: load_translation("synthetic", verbose=False), DataError,
+           "synthetic.txt holds no sentence pair (2 lines: 0 pairs")
+
+
+def test_an_empty_split_is_refused_when_its_loader_is_built():
+    data = tiny_data()
+    data.splits = Splits(data.splits.train, [], data.splits.test)
+    data.params = {"max_pairs": 3}
+    raises(lambda: data.loader("valid", 8), ValueError,
+           "the valid split is empty, so its loader would have no batch (training 0 steps, or "
+           "a loss of 0.0): max_pairs=3")
+    # fit builds that loader first: no "validation loss 0.0" from an empty split
+    raises(lambda: fit(tiny_model(data), data, TrainConfig(max_steps=2), progress=False),
+           ValueError, "the valid split is empty")
+
+
+def test_an_empty_training_split_cannot_train():
+    data = tiny_data()
+    empty = TranslationData(data.release, ParseReport(), Splits([], data.splits.valid, []),
+                            data.src_vocab, data.tgt_vocab, ("word", "word"))
+    raises(lambda: fit(tiny_model(data), empty, TrainConfig(max_steps=2), progress=False),
+           ValueError, "the train split is empty")
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the corpus: a set S2S_DATA_DIR is never bypassed
+
+
+@pytest.fixture
+def no_download(monkeypatch, tmp_path):
+    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_data_dir_that_does_not_exist(no_download, monkeypatch):
+    missing = no_download / "nowhere"
+    monkeypatch.setenv("S2S_DATA_DIR", str(missing))
+    raises(lambda: fetch("fra-eng"), DataError,
+           f"S2S_DATA_DIR is set to {str(missing)!r}, which does not exist")
+
+
+def test_data_dir_that_is_a_file(no_download, monkeypatch):
+    afile = no_download / "fra-eng.zip"
+    afile.write_bytes(b"x")
+    monkeypatch.setenv("S2S_DATA_DIR", str(afile))
+    raises(lambda: fetch("fra-eng"), DataError, "which is a file, not a folder")
+
+
+def test_data_dir_without_the_file(no_download, monkeypatch):
+    folder = no_download / "mirror"
+    folder.mkdir()
+    monkeypatch.setenv("S2S_DATA_DIR", str(folder))
+    error = raises(lambda: fetch("cmn-eng"), DataError,
+                   f"S2S_DATA_DIR is set to {str(folder)!r}, but that folder holds no cmn.txt")
+    assert "unset S2S_DATA_DIR" in str(error)
+
+
+def test_data_dir_without_the_file_never_falls_back_to_the_cache(no_download, monkeypatch):
+    folder = no_download / "mirror"
+    folder.mkdir()
+    cached = no_download / "cache" / "test-release" / "fra-eng.zip"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(GOOD)  # a verified copy in the cache
+    raises(lambda: fetch("test", releases=[release(None)], mirror=folder,
+                         cache=no_download / "cache"),
+           DataError, "but that folder holds no fra-eng.zip")
+    assert fetch("test", releases=[release(None)], mirror=None,
+                 cache=no_download / "cache")[0] == cached  # without a mirror: the cache
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads: deadline and stall detection (loopback server; no real network)
+
+
+@pytest.fixture
+def slow_server():
+    routes = {
+        "/stall.zip": (200, GOOD, None, Pace(chunk=100, stall_after=100)),
+        "/trickle.zip": (200, GOOD, None, Pace(chunk=4, pause=0.05)),
+        "/slow-but-fine.zip": (200, GOOD, None, Pace(chunk=64, pause=0.05)),
+        "/silent.zip": (200, GOOD, None, Pace(silent=True)),
+    }
+    with LoopbackServer(routes) as server:
+        yield server
+
+
+def download(server, route: str, cache: Path, **limits):
+    return fetch("test", releases=[release(f"{server.url}{route}")], mirror=None, cache=cache,
+                 **limits)
+
+
+def test_a_stalled_download_says_it_stalled(slow_server, tmp_path):
+    error = raises(lambda: download(slow_server, "/stall.zip", tmp_path, stall_s=0.3),
+                   DataError, "stalled: no data arrived for 0.3 s (100 of 255 bytes received")
+    assert "S2S_DOWNLOAD_STALL" in str(error) and "no network" not in str(error)
+    assert cache_files(tmp_path) == []
+
+
+def test_a_trickling_download_hits_the_deadline(slow_server, tmp_path):
+    error = raises(lambda: download(slow_server, "/trickle.zip", tmp_path, deadline_s=0.6,
+                                    stall_s=0.5),
+                   DataError, "did not finish within its deadline of 0.6 s")
+    assert "S2S_DOWNLOAD_DEADLINE" in str(error) and cache_files(tmp_path) == []
+
+
+def test_a_slow_download_within_the_deadline_succeeds(slow_server, tmp_path):
+    path, _ = download(slow_server, "/slow-but-fine.zip", tmp_path, deadline_s=10, stall_s=1)
+    assert path.read_bytes() == GOOD
+
+
+def test_a_server_that_never_answers(slow_server, tmp_path):
+    raises(lambda: download(slow_server, "/silent.zip", tmp_path, stall_s=0.3), DataError,
+           "stalled: the server accepted the connection but sent no response for 0.3 s")
+
+
+def test_connection_refused_names_the_url_and_the_mirror(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/fra-eng.zip"
+    error = raises(lambda: fetch("test", releases=[release(url)], mirror=None, cache=tmp_path),
+                   DataError, f"cannot download fra-eng.zip from {url}: could not connect")
+    assert "S2S_DATA_DIR" in str(error)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "inf"])
+def test_a_bad_download_deadline_setting(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("S2S_DOWNLOAD_DEADLINE", value)
+    raises(lambda: fetch("test", releases=[release("http://127.0.0.1:9/x")], mirror=None,
+                         cache=tmp_path),
+           DataError, "S2S_DOWNLOAD_DEADLINE (from the environment) must be a positive number "
+                      "of seconds")
+
+
+def test_a_bad_stall_argument(tmp_path):
+    raises(lambda: fetch("test", releases=[release("http://127.0.0.1:9/x")], mirror=None,
+                         cache=tmp_path, stall_s=0),
+           DataError, "stall_s must be a positive number of seconds, got 0")
+
+
+# ---------------------------------------------------------------------------------------------
+# Training settings
+
+
+TRAIN_FAULTS = [
+    ("eval_every=0", dict(eval_every=0), ValueError, "TrainConfig.eval_every must be >= 1, got 0"),
+    ("feed_back=1.5", dict(feed_back=1.5), ValueError,
+     "TrainConfig.feed_back must be in [0, 1], got 1.5"),
+    ("feed_back=-0.1", dict(feed_back=-0.1), ValueError, "TrainConfig.feed_back must be in [0, 1]"),
+    ("max_steps=0", dict(max_steps=0), ValueError, "TrainConfig.max_steps must be >= 1, got 0"),
+    ("max_steps=True", dict(max_steps=True), TypeError,
+     "TrainConfig.max_steps must be an integer or None, got True"),
+    ("max_epochs=0", dict(max_epochs=0), ValueError, "TrainConfig.max_epochs must be >= 1"),
+    ("max_minutes=0", dict(max_minutes=0), ValueError, "TrainConfig.max_minutes must be in (0,"),
+    ("lr=-1e-3", dict(lr=-1e-3), ValueError, "TrainConfig.lr must be in [0, inf], got -0.001"),
+    ("lr=nan", dict(lr=math.nan), ValueError, "TrainConfig.lr must be a finite number, got nan"),
+    ("lr=inf", dict(lr=math.inf), ValueError, "TrainConfig.lr must be a finite number, got inf"),
+    ("lr='1e-3'", dict(lr="1e-3"), TypeError, "TrainConfig.lr must be a number, got '1e-3'"),
+    ("clip=nan", dict(clip=math.nan), ValueError, "TrainConfig.clip must be a finite number"),
+    ("clip=inf", dict(clip=math.inf), ValueError, "TrainConfig.clip must be a finite number"),
+    ("clip=0", dict(clip=0.0), ValueError, "TrainConfig.clip must be in (0, inf], got 0.0"),
+    ("batch_size=0", dict(batch_size=0), ValueError, "TrainConfig.batch_size must be >= 1, got 0"),
+    ("batch_size=2.5", dict(batch_size=2.5), TypeError,
+     "TrainConfig.batch_size must be an integer, got 2.5"),
+    ("patience=0", dict(patience=0), ValueError,
+     "TrainConfig.patience must be >= 1, got 0: validations without improvement; None: never"),
+    ("label_smoothing=1", dict(label_smoothing=1.0), ValueError,
+     "TrainConfig.label_smoothing must be in [0, 1), got 1.0"),
+    ("lr_decay=1.5", dict(lr_decay=1.5), ValueError, "TrainConfig.lr_decay must be in [0, 1]"),
+    ("mask_loss='yes'", dict(mask_loss="yes"), TypeError,
+     "TrainConfig.mask_loss must be True or False, got 'yes'"),
+    ("seed=0.5", dict(seed=0.5), TypeError, "TrainConfig.seed must be an integer, got 0.5"),
+]
+
+
+@pytest.mark.parametrize("settings,kind,phrase", [c[1:] for c in TRAIN_FAULTS],
+                         ids=[c[0] for c in TRAIN_FAULTS])
+def test_train_config_faults(settings, kind, phrase):
+    raises(lambda: TrainConfig(**settings), kind, phrase)
+
+
+def test_a_setting_changed_later_is_checked_too():
+    cfg = TrainConfig()
+    raises(lambda: setattr(cfg, "lr", math.inf), ValueError, "TrainConfig.lr must be a finite")
+    assert cfg.lr == 1e-3  # unchanged
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    data = tiny_data()
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, tiny_model(data))
+    return path
+
+
+def test_a_truncated_checkpoint_names_its_path(checkpoint):
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    error = raises(lambda: load_checkpoint(checkpoint), CheckpointError,
+                   f"cannot read the checkpoint {checkpoint}")
+    assert "delete it and train again" in str(error) and error.__cause__ is not None
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all" * 10],
+                         ids=["empty file", "garbage bytes"])
+def test_a_corrupt_checkpoint_names_its_path(checkpoint, content):
+    checkpoint.write_bytes(content)
+    raises(lambda: load_checkpoint(checkpoint), CheckpointError,
+           f"cannot read the checkpoint {checkpoint}")
+
+
+def test_a_damaged_checkpoint_with_wrong_weights(checkpoint):
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["model_state"] = {"nothing": torch.zeros(1)}
+    torch.save(saved, checkpoint)
+    raises(lambda: load_checkpoint(checkpoint), CheckpointError,
+           f"the checkpoint {checkpoint} is damaged: RuntimeError")
+
+
+def test_a_torch_file_that_is_not_a_checkpoint(tmp_path):
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    raises(lambda: load_checkpoint(tmp_path / "other.pt"), CheckpointError,
+           "other.pt is not an s2s checkpoint (format 1)")
+
+
+def test_a_missing_checkpoint(tmp_path):
+    raises(lambda: load_checkpoint(tmp_path / "none.pt"), FileNotFoundError, "none.pt")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(tiny_data()).eval()
+
+
+SRC = (torch.tensor([[4, 5, 3]]), torch.tensor([3]))
+
+DECODE_FAULTS = [
+    ("whitespace-only sentence", lambda m: translate(m, "  \t "), ValueError,
+     "sentence 0 is empty (only whitespace: '  \\t '): there is nothing to translate"),
+    ("a line break as sentence 1", lambda m: translate(m, ["w1", "\n"]), ValueError,
+     "sentence 1 is empty (only whitespace"),
+    ("empty sentence", lambda m: translate(m, ""), ValueError,
+     "sentence 0 is empty: there is nothing to translate"),
+    ("max_len=0", lambda m: translate(m, "w1", max_len=0), ValueError,
+     "max_len must be >= 1, got 0: the most tokens an output may have"),
+    ("beam_size=2.5", lambda m: translate(m, "w1", beam_size=2.5), TypeError,
+     "beam_size must be an integer or None, got 2.5 (float)"),
+    ("beam_size=0", lambda m: translate(m, "w1", beam_size=0), ValueError,
+     "beam_size must be >= 1, got 0"),
+    ("length penalty without a beam", lambda m: translate(m, "w1", length_penalty="gnmt"),
+     ValueError, "length_penalty='gnmt' ranks beam search's hypotheses"),
+    ("unknown length penalty", lambda m: translate(m, "w1", beam_size=2, length_penalty="long"),
+     ValueError, "length_penalty must be None, 'average' or 'gnmt', not 'long'"),
+    ("alpha=nan", lambda m: translate(m, "w1", beam_size=2, length_penalty="gnmt",
+                                      alpha=math.nan), ValueError, "alpha must be a finite"),
+    ("batch_size=0", lambda m: translate(m, "w1", batch_size=0), ValueError,
+     "batch_size must be >= 1, got 0"),
+    ("greedy max_len=0", lambda m: greedy(m, *SRC, max_len=0), ValueError,
+     "max_len must be >= 1, got 0"),
+    ("beam_search beam_size=0", lambda m: beam_search(m, *SRC, 0, 5), ValueError,
+     "beam_size must be >= 1, got 0"),
+    ("batched beam n_best > beam", lambda m: batched_beam_search(m, *SRC, 2, 5, n_best=3),
+     ValueError, "n_best=3 needs beam_size >= n_best, got 2"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in DECODE_FAULTS],
+                         ids=[c[0] for c in DECODE_FAULTS])
+def test_decoding_faults(model, call, kind, phrase):
+    raises(lambda: call(model), kind, phrase)
+
+
+def test_a_line_break_inside_a_sentence_is_a_space(model):
+    assert translate(model, "w1\nw2") == translate(model, "w1 w2")
+    assert translate(model, "w1\u2028w2", beam_size=2) == translate(model, "w1 w2", beam_size=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+METRIC_FAULTS = [
+    ("references as strings", lambda: corpus_bleu(["the cat sat"], ["the cat sat"]), TypeError,
+     "references[0] is a str ('the cat sat'), not a list of references: give each sentence a "
+     "list, e.g. [[ref] for ref in refs]"),
+    ("hypotheses as one string", lambda: corpus_bleu("the cat sat", [["the cat sat"]]),
+     TypeError, "hypotheses must be a list (one entry per sentence), got a str"),
+    ("token lists as hypotheses", lambda: corpus_bleu([["the", "cat"]], [["the cat"]]),
+     TypeError, "hypotheses[0] must be a str"),
+    ("teaching_bleu: one token list as references",
+     lambda: teaching_bleu([["the", "cat"]], [["the", "cat"]]), TypeError,
+     "teaching_bleu: references[0] is a token list"),
+    ("teaching_bleu: strings as hypotheses",
+     lambda: teaching_bleu(["the cat"], [[["the", "cat"]]]), TypeError,
+     "teaching_bleu: hypotheses[0] must be a token list"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in METRIC_FAULTS],
+                         ids=[c[0] for c in METRIC_FAULTS])
+def test_metric_faults(call, kind, phrase):
+    raises(call, kind, phrase)
+
+
+def test_the_right_shape_scores_as_expected():
+    assert corpus_bleu(["the cat sat on the mat"],
+                       [["the cat sat on the mat"]]).score == pytest.approx(100)
+    assert teaching_bleu([["a", "b", "c", "d"]], [[["a", "b", "c", "d"]]]) == pytest.approx(100)
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles and the runtime
+
+
+def test_an_unknown_profile_in_the_environment(monkeypatch):
+    monkeypatch.setenv("S2S_PROFILE", "laptop")
+    raises(get_profile, ValueError, "unknown profile S2S_PROFILE='laptop': choose one of ci")
+
+
+def test_an_unknown_profile_by_name():
+    raises(lambda: get_profile("big"), ValueError, "unknown profile name='big'")
+
+
+def test_a_misspelt_profile_field():
+    raises(lambda: get_profile("ci").with_(batchsize=3), TypeError,
+           "Profile has no field 'batchsize': its fields are name, max_pairs")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_asked_for_without_cuda(monkeypatch):
+    monkeypatch.setenv("S2S_DEVICE", "cuda")
+    error = raises(lambda: s2s.setup("ci"), RuntimeError,
+                   "S2S_DEVICE='cuda' asks for a CUDA GPU, but torch finds none on this machine")
+    assert "set S2S_DEVICE=cpu" in str(error)
+
+
+def test_a_device_name_that_is_not_one(monkeypatch):
+    monkeypatch.setenv("S2S_DEVICE", "gpu")
+    raises(s2s.get_device, ValueError, "S2S_DEVICE='gpu' is not a device name (cpu, cuda,")
