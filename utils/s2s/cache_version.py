@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "6416eba7130b61be"
+TRAINING_FINGERPRINT = "a655fcb67af7d51e"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "checks.py", "data.py", "models", "runtime.py", "train.py")

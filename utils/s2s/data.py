@@ -213,12 +213,12 @@ class Vocab:
         if isinstance(sentences, str):
             raise TypeError(f"Vocab.build takes a list of token lists, not a str "
                             f"({sentences!r:.40}): tokenize the sentences first")
-        counts: Counter = Counter()
-        for i, sentence in enumerate(sentences):
-            if isinstance(sentence, str):
-                raise TypeError(f"Vocab.build: sentence {i} is a str ({sentence!r:.40}), not a "
-                                "token list: tokenize the sentences first")
-            counts.update(t for t in sentence if t not in SPECIALS)
+        sentences = sentences if isinstance(sentences, Sequence) else list(sentences)
+        if any(isinstance(sentence, str) for sentence in sentences):
+            i, sentence = next((i, s) for i, s in enumerate(sentences) if isinstance(s, str))
+            raise TypeError(f"Vocab.build: sentence {i} is a str ({sentence!r:.40}), not a "
+                            "token list: tokenize the sentences first")
+        counts = Counter(t for s in sentences for t in s if t not in SPECIALS)
         kept = [t for t, n in counts.items() if n >= min_freq]
         kept.sort(key=lambda t: (-counts[t], t))
         return cls(kept, min_freq)
@@ -521,6 +521,8 @@ def _tokenizer_names(tokenizers: object, dataset: str) -> tuple[str, str]:
 def _refuse_empty_splits(splits: Splits, **settings: object) -> None:
     """An empty split (no training, validation or test pair) names the setting behind it."""
     parts = (splits.train, splits.valid, splits.test)
+    if all(parts):
+        return
     sources = len({tuple(src) for part in parts for src, _ in part})
     limits = " and ".join(f"{k}={settings[k]}" for k in ("max_pairs", "max_len")
                           if settings[k] is not None)
