@@ -2,7 +2,7 @@
 
 Usage: S2S_DATA_DIR=../shared/data python benchmarks/decode_throughput.py [--profile cpu]
 
-Model: chapter 4's attention model at the profile's size (`s2s.train.attention_model`; loaded
+Model: chapter 4's attention model at the profile's size (`s2s.zoo.attention_model`; loaded
 from the cache when chapter 4 has run with the same code, otherwise trained first, which takes
 the profile's `attention_minutes`). Data: the first 64 held-out sources of the valid split
 (a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one JSON object
@@ -21,7 +21,7 @@ import torch
 import s2s
 from s2s.data import EOS, _pad, load_translation
 from s2s.decoding import batched_beam_search, beam_search, greedy
-from s2s.train import attention_model
+from s2s.zoo import attention_model
 
 
 def timed(fn, device: torch.device) -> tuple[float, object]:

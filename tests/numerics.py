@@ -30,7 +30,7 @@ FIXTURE = HERE / "data" / "numerics.json"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import s2s.train as zoo  # noqa: E402  (the module holding cached_model and profile_config)
+from s2s import zoo  # noqa: E402
 from s2s.data import ParseReport, Splits, TranslationData, Vocab  # noqa: E402
 from s2s.decoding import batched_beam_search, greedy  # noqa: E402
 from s2s.download import Release  # noqa: E402

@@ -5,13 +5,14 @@ forcing (or feed back its own predictions for a fraction of the steps), compute 
 real target tokens only, clip the gradient, step Adam. Every `eval_every` steps it measures the
 validation loss, keeps the best weights, stops early when validation stops improving, and
 writes a checkpoint that `load_checkpoint` reads back and `fit(..., resume=True)` continues.
+
+The models the chapters share (configs at a profile's sizes, the trained-once cache) are in
+`s2s.zoo`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import os
 import time
@@ -24,7 +25,7 @@ from torch.nn import functional as F
 
 from s2s.data import PAD, TranslationData, Vocab
 from s2s.models import ModelConfig, Seq2Seq, build_model
-from s2s.runtime import seed_everything
+from s2s.runtime import in_ci
 
 CHECKPOINT_FORMAT = 1
 
@@ -113,12 +114,6 @@ def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch:
     return cfg.lr * min(1.0, left / cfg.lr_decay)
 
 
-def quiet() -> bool:
-    """No progress bars or live plots under CI, the `ci` profile, or S2S_QUIET=1."""
-    return bool(os.environ.get("CI")) or os.environ.get("S2S_PROFILE") == "ci" or \
-        os.environ.get("S2S_QUIET") == "1"
-
-
 @torch.no_grad()
 def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
     """Masked cross-entropy per real target token over a whole loader."""
@@ -197,12 +192,13 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     checkpoint: where to keep the best model (and the state to resume from).
     resume: continue from `checkpoint` (weights, optimizer, counters, history).
     progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
-    except under CI / the ci profile.
+    except in CI (`s2s.runtime.in_ci`) or with S2S_QUIET=1.
     At the end the model holds the best validation weights."""
     from tqdm import tqdm
 
     device = torch.device(device)
-    show = (not quiet()) if progress is None else progress
+    quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
+    show = not quiet if progress is None else progress
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history = History()
@@ -372,71 +368,3 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
 def load_history(path: str | Path) -> History:
     return History(**_read(path)["history"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Models shared between chapters
-
-
-def code_version() -> str:
-    """The cache version of training (`s2s.cache_version.CACHE_VERSION`), raised by hand when
-    a change alters what training produces; comments and docstrings never change it."""
-    from s2s.cache_version import CACHE_VERSION
-
-    return f"v{CACHE_VERSION}"
-
-
-def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig, *,
-                 profile: str, device: torch.device | str = "cpu",
-                 progress: bool | None = None) -> tuple[Seq2Seq, History]:
-    """Train a model once and keep it in the cache; later calls (from any chapter) load it.
-
-    The cache key is (name, model config, data parameters, training config, profile, code
-    version), so a chapter never uses a model that another notebook happened to leave behind
-    with other settings. Returns (model with its best weights, its training history)."""
-    from s2s.download import cache_dir
-
-    key = json.dumps({"name": name, "model": config.to_dict(), "data": data.params,
-                      "train": asdict(cfg), "profile": profile, "code": code_version()},
-                     sort_keys=True)
-    path = cache_dir() / "models" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if path.exists():
-        model = load_checkpoint(path, config=config, src_vocab=data.src_vocab,
-                                tgt_vocab=data.tgt_vocab, device=device)
-        print(f"loaded {name} from the cache ({path.name})")
-        return model, load_history(path)
-    seed_everything(cfg.seed)
-    model = build_model(config, data.src_vocab, data.tgt_vocab)
-    partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
-    history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
-    partial.replace(path)
-    return model, history
-
-
-def profile_config(kind: str, profile, data: TranslationData, **changes) -> ModelConfig:
-    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies; `changes`
-    set or override fields (`bidirectional=True`, `cell="lstm"`, `num_layers=1`, ...)."""
-    sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
-                 num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
-                 max_len=profile.max_len)
-    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), **{**sizes, **changes})
-
-
-def profile_train_config(profile, **changes) -> TrainConfig:
-    """The training config the chapters use at a profile's sizes."""
-    base = TrainConfig(lr=profile.lr, batch_size=profile.batch_size,
-                       eval_every=profile.eval_every, patience=None)
-    return TrainConfig(**{**asdict(base), **changes})
-
-
-def attention_model(profile, data: TranslationData, device: torch.device | str = "cpu"
-                    ) -> tuple[Seq2Seq, History]:
-    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
-    (additive) score — trained for the profile's `attention_minutes`, the learning rate
-    falling linearly to 0 over the last 40 % of them (once; later calls load it from the
-    cache)."""
-    config = profile_config("luong", profile, data, bidirectional=True, attention="additive")
-    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3,
-                               lr_decay=0.4)
-    return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
-                        device=device)
