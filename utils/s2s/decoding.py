@@ -2,7 +2,8 @@
 
 `greedy` picks the most likely token at every step (chapter 3); chapter 5 adds exhaustive
 search and beam search, per sentence and batched. All of them talk to the model only through
-`model.encode`, `model.decoder.step` and the state's `select`.
+`model.encode`, `model.decoder.step` and the decoder-state protocol of `s2s.models.base`: the
+state's `select`, and the `weights` of a state that records attention (`AttendingState`).
 
 Search: every search here scores a hypothesis y_1 .. y_n by the model's log-probability of
 y_1 .. y_n <eos>. After `max_len` tokens a hypothesis must end (only <eos> may follow), and
@@ -25,7 +26,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from s2s.data import BOS, EOS, PAD, TOKENIZERS, _pad, detokenize
-from s2s.models import EncoderDecoder, Seq2Seq
+from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
 
 
 def never_generate(logits: Tensor) -> Tensor:
@@ -55,8 +56,9 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
         token = never_generate(logits).argmax(dim=-1)  # (B,)
         out[:, t] = torch.where(finished, PAD, token).cpu()
         if return_attention:
-            if getattr(state, "weights", None) is None:
-                raise ValueError("this decoder records no attention weights")
+            if not isinstance(state, AttendingState) or state.weights is None:
+                raise ValueError(f"{type(model.decoder).__name__} records no attention weights "
+                                 "in its state: call greedy without return_attention")
             attention.append(state.weights[:, -1].cpu())  # (B, S)
         finished |= token == EOS
         if finished.all():
@@ -154,9 +156,10 @@ def _rank(hyps: list[Hypothesis], length_penalty: str | None, alpha: float) -> l
                                                   alpha))
 
 
-def _step_log_probs(model: EncoderDecoder, tokens: Tensor, state, at_limit: bool):
-    """log-probabilities (N, V) of the next token, <pad>/<bos> impossible, and only <eos>
-    possible once a hypothesis has `max_len` tokens."""
+def _step_log_probs(model: EncoderDecoder, tokens: Tensor, state: DecoderState,
+                    at_limit: bool) -> tuple[Tensor, DecoderState]:
+    """tokens (N,) -> log-probabilities (N, V) of the next token, <pad>/<bos> impossible, and
+    only <eos> possible once a hypothesis has `max_len` tokens; and the next state."""
     logits, state = model.decoder.step(tokens, state)
     log_probs = F.log_softmax(logits.float(), dim=-1)  # (N, V): the model's own distribution
     log_probs = never_generate(log_probs)

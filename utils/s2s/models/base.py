@@ -3,10 +3,17 @@
 The interface every model in the course obeys (d2l's names, batch-first tensors):
 
     Encoder.forward(src, src_len)        -> (outputs (B, S, H_enc), state)
-    Decoder.init_state(enc_outputs, src_len) -> state
+    Decoder.init_state(enc_outputs, src_len) -> state: DecoderState
     Decoder.forward(tgt_in, state)       -> (logits (B, T, V), state)   teacher forcing
     Decoder.step(token, state)           -> (logits (B, V), state)      one inference step
     EncoderDecoder.forward(src, src_len, tgt_in) -> logits (B, T, V)
+
+    DecoderState.select(index)           -> state of the rows `index` (B',)  (search)
+    AttendingState.weights               -> attention weights (B, T, S) of the last call
+
+A decoder's state is whatever the decoder needs (each says which), with one duty towards
+search: `select`, to keep, repeat and reorder batch rows. A state that also records attention
+weights (`AttendingState`) can be drawn as a heatmap. Search (`s2s.decoding`) uses nothing else.
 
 `<pad>` is id 0 in every vocabulary, so `src != 0` is the source mask.
 """
@@ -15,13 +22,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 from torch import Tensor, nn
 
 from s2s.data import Vocab
 
-State = Any  # a tensor, a tuple of tensors, or a small dataclass: each decoder says which
+State = Any  # an encoder's state: a tensor, a tuple of tensors... each encoder says which
+
+
+@runtime_checkable
+class DecoderState(Protocol):
+    """What search needs from a decoder's state."""
+
+    def select(self, index: Tensor) -> Self:
+        """Keep, repeat and reorder batch rows: index (B',) of rows -> a state of batch B'.
+
+        Beam search starts K hypotheses from each sentence with it, and follows each new
+        hypothesis to its parent row."""
+        ...
+
+
+@runtime_checkable
+class AttendingState(DecoderState, Protocol):
+    """A decoder state that records the attention weights of its decoder's last call."""
+
+    weights: Tensor | None  # (B, T, S): T steps of the last call over S source positions
 
 
 class Encoder(nn.Module):
@@ -37,15 +63,15 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Generates target logits from a state that `init_state` builds out of the encoder's output."""
 
-    def init_state(self, enc_outputs: tuple[Tensor, State], src_len: Tensor) -> State:
+    def init_state(self, enc_outputs: tuple[Tensor, State], src_len: Tensor) -> DecoderState:
         """enc_outputs: what the encoder returned, (outputs (B, S, H_enc), state); src_len: (B,)."""
         raise NotImplementedError
 
-    def forward(self, tgt_in: Tensor, state: State) -> tuple[Tensor, State]:
+    def forward(self, tgt_in: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """Teacher forcing. tgt_in: (B, T) = <bos> y_1 ... y_{T-1}. Returns logits (B, T, V)."""
         raise NotImplementedError
 
-    def step(self, token: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(self, token: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One inference step. token: (B,) the previous output id. Returns logits (B, V).
 
         The default runs `forward` on a length-1 target; decoders override it when a
@@ -62,7 +88,7 @@ class EncoderDecoder(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
 
-    def encode(self, src: Tensor, src_len: Tensor) -> State:
+    def encode(self, src: Tensor, src_len: Tensor) -> DecoderState:
         """Run the encoder once and build the decoder's initial state."""
         enc_outputs = self.encoder(src, src_len)
         return self.decoder.init_state(enc_outputs, src_len)
