@@ -75,8 +75,8 @@ class BahdanauDecoder(Decoder):
         hidden, outputs, weights = state.hidden, [], []
         for t in range(tgt_in.shape[1]):
             query = top_layer(hidden)[:, None, :]  # (B, 1, H)
-            features = self.score.W_q(query)[:, :, None, :] + state.keys[:, None]  # (B,1,S,H)
-            w = masked_softmax(self.score.w_v(torch.tanh(features)).squeeze(-1), state.mask)
+            scores = self.score.score_precomputed(query, state.keys)  # (B, 1, S)
+            w = masked_softmax(scores, state.mask)  # (B, 1, S)
             context = w @ state.memory  # (B, 1, H_enc)
             out, hidden = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), hidden)
             outputs.append(out)  # (B, 1, H)
