@@ -7,6 +7,7 @@ import torch
 
 from d2l_oracle import load_d2l
 from s2s.attention import (
+    SCORES,
     AdditiveScore,
     Attention,
     ScaledDotScore,
@@ -77,7 +78,7 @@ def test_masked_softmax_writes_nothing_in_place():
     assert torch.equal(scores, before)
 
 
-@pytest.mark.parametrize("kind", ["additive", "dot", "scaled_dot", "general", "concat"])
+@pytest.mark.parametrize("kind", SCORES)
 def test_every_score_gives_zero_weight_to_padding_and_rows_summing_to_one(kind):
     q, k, v = inputs()
     if kind in ("dot", "scaled_dot"):

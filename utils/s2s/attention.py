@@ -96,8 +96,11 @@ class ConcatScore(nn.Module):
         return self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T_q, T_k)
 
 
+SCORES = ("additive", "dot", "scaled_dot", "general", "concat")  # the names make_score knows
+
+
 def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> nn.Module:
-    """A scoring module by name: additive, dot, scaled_dot, general, concat."""
+    """A scoring module by name: one of SCORES."""
     if kind in ("dot", "scaled_dot") and query_size != key_size:
         raise ValueError(f"{kind} attention needs query and key of one size, got "
                          f"{query_size} and {key_size}: use 'general' or 'additive'")

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from s2s.attention import AdditiveScore, Attention, make_score, masked_softmax
+from s2s.attention import SCORES, AdditiveScore, Attention, make_score, masked_softmax
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
 from s2s.models.rnn import RNNEncoder, RNNHidden, _rnn, init_weights, select_hidden, top_layer
 
@@ -143,13 +143,32 @@ def _memory_size(c: ModelConfig) -> int:
     return c.hidden_size * (2 if c.bidirectional else 1)
 
 
-@register("bahdanau")
+def _check_bahdanau(c: ModelConfig) -> list[str]:
+    problems = []
+    if c.attention not in ("", "additive"):
+        problems.append(f"attention={c.attention!r} is ignored: the Bahdanau decoder always uses "
+                        "the additive score (leave attention unset or 'additive', or use "
+                        "kind='luong' for other scores)")
+    if c.input_feeding:
+        problems.append("input_feeding=True is ignored: the Bahdanau decoder feeds the context "
+                        "into its RNN already (leave it False, or use kind='luong')")
+    return problems
+
+
+def _check_luong(c: ModelConfig) -> list[str]:
+    if c.attention and c.attention not in SCORES:
+        return [f"unknown attention score {c.attention!r}: choose one of {', '.join(SCORES)} "
+                "(unset: 'general')"]
+    return []
+
+
+@register("bahdanau", _check_bahdanau)
 def _build_bahdanau(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), BahdanauDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
                                         _memory_size(c), c.num_layers, c.dropout, c.cell)
 
 
-@register("luong")
+@register("luong", _check_luong)
 def _build_luong(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
                                      _memory_size(c), c.num_layers, c.dropout, c.cell,

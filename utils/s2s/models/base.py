@@ -106,7 +106,10 @@ class EncoderDecoder(nn.Module):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a model (stored in checkpoints)."""
+    """Everything needed to rebuild a model (stored in checkpoints).
+
+    A config refuses a field its kind would ignore (`attention=` on an "rnn", input feeding on
+    a "bahdanau"...): each kind's check is registered with its builder (`register`)."""
 
     kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4)
     src_vocab_size: int
@@ -121,6 +124,14 @@ class ModelConfig:
     input_feeding: bool = False  # Luong only
     max_len: int = 50  # the longest source (in tokens) the model was trained for
     tokenizers: tuple[str, str] = ("word", "word")
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_BUILDERS:
+            raise ValueError(f"unknown model kind {self.kind!r}: known are "
+                             f"{sorted(MODEL_BUILDERS)}")
+        problems = MODEL_CHECKS[self.kind](self)
+        if problems:
+            raise ValueError(f"ModelConfig(kind={self.kind!r}, ...): " + "; ".join(problems))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "tokenizers": list(self.tokenizers)}
@@ -143,13 +154,21 @@ class Seq2Seq(EncoderDecoder):
         self.config, self.src_vocab, self.tgt_vocab = config, src_vocab, tgt_vocab
 
 
-MODEL_BUILDERS: dict[str, Callable[[ModelConfig], tuple[Encoder, Decoder]]] = {}
+Builder = Callable[[ModelConfig], tuple[Encoder, Decoder]]
+ConfigCheck = Callable[[ModelConfig], list[str]]  # what the kind would ignore, and what to do
+
+MODEL_BUILDERS: dict[str, Builder] = {}
+MODEL_CHECKS: dict[str, ConfigCheck] = {}
 
 
-def register(kind: str) -> Callable:
-    """Decorator: `@register("rnn")` on a function ModelConfig -> (encoder, decoder)."""
-    def wrap(builder: Callable[[ModelConfig], tuple[Encoder, Decoder]]) -> Callable:
+def register(kind: str, check: ConfigCheck = lambda config: []) -> Callable[[Builder], Builder]:
+    """Decorator: `@register("rnn", check)` on a function ModelConfig -> (encoder, decoder).
+
+    `check(config)` returns one message per field of `config` that this kind would ignore,
+    saying what to do instead; `ModelConfig` refuses a config with any."""
+    def wrap(builder: Builder) -> Builder:
         MODEL_BUILDERS[kind] = builder
+        MODEL_CHECKS[kind] = check
         return builder
     return wrap
 

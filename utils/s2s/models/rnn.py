@@ -131,7 +131,18 @@ class RNNDecoder(Decoder):
         return self.out(self.dropout(outputs)), RNNState(state.context, hidden)  # (B, T, V)
 
 
-@register("rnn")
+def _check_rnn(c: ModelConfig) -> list[str]:
+    problems = []
+    if c.attention:
+        problems.append(f"attention={c.attention!r} is ignored: the RNN decoder has no attention "
+                        "(leave attention unset, or use kind='luong' or 'bahdanau')")
+    if c.input_feeding:
+        problems.append("input_feeding=True is ignored: input feeding is the Luong decoder's "
+                        "(leave it False, or use kind='luong')")
+    return problems
+
+
+@register("rnn", _check_rnn)
 def _build_rnn(c: ModelConfig) -> tuple[Encoder, Decoder]:
     encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
                          c.cell, c.bidirectional)
