@@ -184,3 +184,16 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
     assert any("trained 4 steps" in t and "live plot closed" in t for t in texts)
     assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json"
                 in o.get("data", {}) or o.output_type == "stream" and o.name == "stderr"]
+
+
+def test_a_saved_model_has_no_optimizer_and_training_resumes_from_it(tmp_path):
+    from s2s.train import _read
+
+    data = tiny_data()
+    model = tiny_model(data)
+    save_checkpoint(tmp_path / "m.pt", model)
+    assert _read(tmp_path / "m.pt")["optimizer"] is None
+    history = fit(tiny_model(data, seed=5), data, TrainConfig(max_steps=2, batch_size=32),
+                  checkpoint=tmp_path / "m.pt", resume=True, progress=False)
+    assert history.steps == 2
+    assert _read(tmp_path / "m.pt")["optimizer"]["state"]  # fit saves its optimizer

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from s2s.data import BOS, EOS, PAD, TOKENIZERS, _pad, detokenize
+from s2s.data import BOS, EOS, PAD, TOKENIZERS, detokenize, source_batch
 from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
 
 
@@ -34,16 +34,30 @@ def never_generate(logits: Tensor) -> Tensor:
     return logits.index_fill(-1, torch.tensor([PAD, BOS], device=logits.device), float("-inf"))
 
 
+Outputs = list[list[int]]  # per sentence, its output token ids (without <bos> and <eos>)
+
+
+@overload
+def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+           return_attention: Literal[False] = False) -> Outputs: ...
+
+
+@overload
+def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+           return_attention: Literal[True]) -> tuple[Outputs, list[Tensor]]: ...
+
+
 @torch.no_grad()
 def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
-           return_attention: bool = False):
+           return_attention: bool = False) -> Outputs | tuple[Outputs, list[Tensor]]:
     """Batched greedy decoding.
 
     src: (B, S); src_len: (B,). At each step, the most likely token (never <pad> or <bos>).
     Each sentence stops at its first <eos> (not included in the output) or after `max_len`
-    tokens. Returns B lists of token ids; with
-    `return_attention=True` also, per sentence, its attention weights (len(output) + 1, S)
-    (the last row is the step that wrote <eos>), for decoders whose state records them."""
+    tokens. Returns B lists of token ids; with `return_attention=True`, (those lists, B
+    attention-weight tensors), sentence b's of shape (len(outputs[b]) + 1, src_len[b]) (the
+    last row is the step that wrote <eos>), for decoders whose state records them
+    (`AttendingState`)."""
     model.eval()
     state = model.encode(src, src_len)
     batch = src.shape[0]
@@ -107,15 +121,14 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
     if not single and not isinstance(sentences, Sequence):
         raise TypeError(f"translate takes a string or a list of strings, not "
                         f"{type(sentences).__name__}")
-    _, ids = encode_sentences(model, batch)
+    tokens, _ = encode_sentences(model, batch)
     device = next(model.parameters()).device
     limit = max_len or 2 * model.config.max_len + 10
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths together
-    results: list[str] = [""] * len(ids)
+    order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))  # similar lengths together
+    results: list[str] = [""] * len(tokens)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        src = _pad([ids[i] for i in chunk]).to(device)
-        src_len = torch.tensor([len(ids[i]) for i in chunk])
+        src, src_len = source_batch(model.src_vocab, [tokens[i] for i in chunk], device)
         if beam_size is None:
             outputs = greedy(model, src, src_len, limit)
         else:

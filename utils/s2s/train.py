@@ -210,7 +210,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         _refuse_mismatch(saved, model.config, model.src_vocab, model.tgt_vocab, checkpoint)
         model.load_state_dict(saved["last_state"])
         best_state = saved["model_state"]
-        optimizer.load_state_dict(saved["optimizer"])
+        if saved["optimizer"] is not None:  # None: saved by save_checkpoint, not by fit
+            optimizer.load_state_dict(saved["optimizer"])
         history = History(**saved["history"])
         history.stopped = ""  # the old run's reason to stop; this run has its own budget
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
@@ -301,8 +302,11 @@ def _cpu(state: dict) -> dict:
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.optim.Optimizer,
-           history: History, last_state: dict | None = None) -> None:
+def _write(path: str | Path, model: Seq2Seq, best_state: dict,
+           optimizer: torch.optim.Optimizer | None, history: History,
+           last_state: dict | None = None) -> None:
+    """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
+    run starts a fresh one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -312,7 +316,7 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.
         "tgt_vocab": model.tgt_vocab.to_json(),
         "model_state": _cpu(best_state),
         "last_state": _cpu(last_state or model.state_dict()),
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "history": asdict(history),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -321,9 +325,9 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
-    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild."""
-    optimizer = torch.optim.Adam(model.parameters())
-    _write(path, model, model.state_dict(), optimizer, history or History())
+    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
+    optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
+    _write(path, model, model.state_dict(), None, history or History())
 
 
 def _read(path: str | Path) -> dict:
