@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "4c434aaa9ae4ffa8"
+TRAINING_FINGERPRINT = "f6283678f971db3c"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "data.py", "models", "runtime.py", "train.py")
