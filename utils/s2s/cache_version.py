@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "5ae64edbfb05e664"
+TRAINING_FINGERPRINT = "479ef264c6f1dd3b"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "data.py", "models", "runtime.py", "train.py",

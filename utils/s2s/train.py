@@ -190,7 +190,10 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     """Train `model` on `data.splits.train`, validating on `data.splits.valid`.
 
     checkpoint: where to keep the best model (and the state to resume from).
-    resume: continue from `checkpoint` (weights, optimizer, counters, history).
+    resume: continue from `checkpoint` exactly where it was written (weights, optimizer,
+    history, the position inside the epoch, the shuffle and random-number states, the patience
+    counter): on the CPU an interrupted run, resumed, gives the losses and weights of an
+    uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
     progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
     except in CI (`s2s.runtime.in_ci`) or with S2S_QUIET=1.
     At the end the model holds the best validation weights."""
@@ -199,10 +202,18 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     device = torch.device(device)
     quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
     show = not quiet if progress is None else progress
+    _refuse_other_data(model, data, "fit")
+    if len(data.splits.train) == 0 or len(data.splits.valid) == 0:
+        raise ValueError(f"cannot train: the training split has {len(data.splits.train)} and "
+                         f"the valid split {len(data.splits.valid)} pairs; load_translation's "
+                         "max_len / max_pairs (or the corpus) left nothing to learn from")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history = History()
     best_state = copy.deepcopy(model.state_dict())
+    generator = torch.Generator().manual_seed(cfg.seed)  # feed-back draws
+    position, bad_evals, loader_rng = 0, 0, None  # batches of this epoch done; resume state
+    torch_rng = None  # the global generator's state (dropout) to continue from
     if resume:
         if checkpoint is None or not Path(checkpoint).exists():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
@@ -214,12 +225,26 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             optimizer.load_state_dict(saved["optimizer"])
         history = History(**saved["history"])
         history.stopped = ""  # the old run's reason to stop; this run has its own budget
+        if "resume" in saved:  # (checkpoints written before exact resume lack it)
+            position, bad_evals = saved["resume"]["position"], saved["resume"]["bad_evals"]
+            loader_rng = saved["resume"].get("loader_rng")
+            torch_rng = saved["resume"]["torch_rng"]  # restored in the loop, see there
+            generator.set_state(saved["resume"]["feed_back_rng"])
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
-    generator = torch.Generator().manual_seed(cfg.seed + history.steps)
     plot = LivePlot(len(loader)) if show and _in_notebook() else None
-    bad_evals = 0
+
+    def resume_state(batches_done: int) -> dict:
+        """What `resume` needs besides weights, optimizer and history. After a validation
+        that only the end of the budget asked for (an uninterrupted run would not have made
+        it), the generator and patience counter are those from before it."""
+        rng, patience_count = unscheduled or (torch.get_rng_state(), bad_evals)
+        return {"position": batches_done, "bad_evals": patience_count, "loader_rng": loader_rng,
+                "torch_rng": rng, "feed_back_rng": generator.get_state()}
+
+    done = position  # batches of the current epoch trained so far
+    unscheduled: tuple[Tensor, int] | None = None  # see resume_state
     start = time.perf_counter() - history.seconds
     learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
 
@@ -230,15 +255,32 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             return f"max_minutes={cfg.max_minutes}"
         return ""
 
+    history.stopped = out_of_budget()  # a resumed run may have no budget left
     while not history.stopped:
-        if history.epochs_started >= cfg.max_epochs:
-            history.stopped = f"max_epochs={cfg.max_epochs}"
-            break
-        loader.batch_sampler.epoch = history.epochs_started  # a fresh, reproducible shuffle
-        history.epochs_started += 1
-        bar = tqdm(loader, desc=f"epoch {history.epochs_started}", leave=False,
-                   disable=not show or plot is not None)  # in a notebook the plot is the bar
+        if position == 0:  # a new epoch
+            if history.epochs_started >= cfg.max_epochs:
+                history.stopped = f"max_epochs={cfg.max_epochs}"
+                break
+            history.epochs_started += 1
+            if loader.generator is not None:  # plain batches: the state that shuffles them
+                loader_rng = loader.generator.get_state()
+        elif loader_rng is not None:  # resuming inside an epoch of plain batches
+            loader.generator.set_state(loader_rng)
+        loader.batch_sampler.epoch = history.epochs_started - 1  # bucketed: a seeded shuffle
+        # Starting to iterate draws a seed from torch's global generator, which dropout uses
+        # too: a resumed run restores that generator where the interrupted run had it.
+        if torch_rng is not None and position == 0:
+            torch.set_rng_state(torch_rng)
+        batches = iter(loader)
+        if torch_rng is not None and position > 0:
+            torch.set_rng_state(torch_rng)
+        torch_rng = None
+        bar = tqdm(batches, total=len(loader), desc=f"epoch {history.epochs_started}",
+                   leave=False, disable=not show or plot is not None)  # notebooks: the plot
+        skip, position = position, 0
         for step_in_epoch, (src, src_len, tgt_in, tgt_out) in enumerate(bar, 1):
+            if step_in_epoch <= skip:
+                continue  # trained before the run was resumed: same batches, same order
             model.train()
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
             if cfg.feed_back > 0:
@@ -247,24 +289,36 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
             loss = sequence_loss(logits, tgt_out, mask=cfg.mask_loss,
                                  label_smoothing=cfg.label_smoothing)
+            loss_value = loss.item()
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            if not (math.isfinite(loss_value) and torch.isfinite(grad_norm)):
+                model.load_state_dict(best_state)
+                kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
+                raise FloatingPointError(
+                    f"training diverged at step {history.steps + 1}: loss {loss_value}, "
+                    f"gradient norm {float(grad_norm)} (lr={cfg.lr}, clip={cfg.clip}); the "
+                    f"model holds its best weights so far{kept}. Lower lr or clip.")
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, history.steps, time.perf_counter() - start,
                                             len(loader))
             optimizer.step()
 
             history.steps += 1
-            history.step_loss.append(loss.item())
+            history.step_loss.append(loss_value)
             history.target_tokens += int((tgt_out != PAD).sum())
             history.seconds = time.perf_counter() - start
+            done = step_in_epoch % len(loader)
             bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
                             tok_s=f"{history.tokens_per_second:,.0f}")
             if plot is not None:
                 plot.tick(history, step_in_epoch)
             stop = out_of_budget()
+            unscheduled = None
             if history.steps % eval_every == 0 or stop:
+                if history.steps % eval_every != 0:  # validating draws from the generator
+                    unscheduled = (torch.get_rng_state(), bad_evals)
                 val = evaluate_loss(model, valid_loader, device)
                 history.val_steps.append(history.steps)
                 history.val_loss.append(val)
@@ -278,7 +332,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 if plot is not None:
                     plot.update(history, step_in_epoch)
                 if checkpoint is not None:
-                    _write(checkpoint, model, best_state, optimizer, history)
+                    _write(checkpoint, model, best_state, optimizer, history,
+                           resume=resume_state(done))
             if stop:
                 history.stopped = stop
                 break
@@ -288,7 +343,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         plot.close(history)
     last_state = copy.deepcopy(model.state_dict())
     if checkpoint is not None:
-        _write(checkpoint, model, best_state, optimizer, history, last_state)
+        _write(checkpoint, model, best_state, optimizer, history, last_state,
+               resume=resume_state(done))
     model.load_state_dict(best_state)
     model.eval()
     return history
@@ -304,9 +360,9 @@ def _cpu(state: dict) -> dict:
 
 def _write(path: str | Path, model: Seq2Seq, best_state: dict,
            optimizer: torch.optim.Optimizer | None, history: History,
-           last_state: dict | None = None) -> None:
+           last_state: dict | None = None, resume: dict | None = None) -> None:
     """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
-    run starts a fresh one."""
+    run starts a fresh one. `resume`: what exact resume needs (see `fit`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -319,6 +375,8 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "history": asdict(history),
     }
+    if resume is not None:
+        payload["resume"] = resume
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
@@ -328,6 +386,17 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = 
     """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
     optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
     _write(path, model, model.state_dict(), None, history or History())
+
+
+def _refuse_other_data(model: Seq2Seq, data: TranslationData, who: str) -> None:
+    """`who` (fit, judge) needs the model's vocabularies to be the data's: other ids would
+    silently mean other words."""
+    for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
+        if getattr(model, side) != getattr(data, side):
+            raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
+                             "data's (another corpus, max_len, max_pairs or min_freq): build "
+                             "the model from this data's vocabularies, or load the data it "
+                             "was built for")
 
 
 def _read(path: str | Path) -> dict:
