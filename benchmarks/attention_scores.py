@@ -21,7 +21,8 @@ from s2s.data import load_translation
 from s2s.decoding import greedy
 from s2s.metrics import judge
 from s2s.models import build_model
-from s2s.train import fit, profile_config, profile_train_config
+from s2s.train import fit
+from s2s.zoo import profile_config, profile_train_config
 
 
 def mean_entropy(weights: list[torch.Tensor]) -> float:

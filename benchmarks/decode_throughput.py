@@ -2,7 +2,7 @@
 
 Usage: S2S_DATA_DIR=../shared/data python benchmarks/decode_throughput.py [--profile cpu]
 
-Model: chapter 4's attention model at the profile's size (`s2s.train.attention_model`; loaded
+Model: chapter 4's attention model at the profile's size (`s2s.zoo.attention_model`; loaded
 from the cache when chapter 4 has run with the same code, otherwise trained first, which takes
 the profile's `attention_minutes`). Data: the first 64 held-out sources of the valid split
 (a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one JSON object
@@ -19,9 +19,9 @@ import time
 import torch
 
 import s2s
-from s2s.data import EOS, _pad, load_translation
+from s2s.data import load_translation, source_batch
 from s2s.decoding import batched_beam_search, beam_search, greedy
-from s2s.train import attention_model
+from s2s.zoo import attention_model
 
 
 def timed(fn, device: torch.device) -> tuple[float, object]:
@@ -49,13 +49,12 @@ def main() -> None:
     model, _ = attention_model(profile, data, device)
     model.eval()
     sources = [s for s, _ in data.references("valid")[: args.sentences]]
-    rows = [model.src_vocab.encode(s) + [EOS] for s in sources]
-    src, src_len = _pad(rows).to(device), torch.tensor([len(r) for r in rows])
+    src, src_len = source_batch(model.src_vocab, sources, device)
     max_len = 2 * profile.max_len + 10
 
     def per_sentence():
         return [beam_search(model, src[b:b + 1, :src_len[b]], src_len[b:b + 1], args.beam,
-                            max_len) for b in range(len(rows))]
+                            max_len) for b in range(len(sources))]
 
     def batched():
         return batched_beam_search(model, src, src_len, args.beam, max_len)
@@ -71,13 +70,13 @@ def main() -> None:
         outputs[name] = runs[0][1]
     same = all(a[0].value == b[0].value for a, b in zip(outputs["beam_per_sentence"],
                                                          outputs["beam_batched"], strict=True))
-    rate = {name: round(len(rows) / s, 2) for name, s in seconds.items()}
+    rate = {name: round(len(sources) / s, 2) for name, s in seconds.items()}
     print(json.dumps({
         "benchmark": "decode_throughput",
         "profile": profile.name,
         "model": {"kind": model.config.kind, "hidden": model.config.hidden_size,
                   "layers": model.config.num_layers, "tgt_vocab": model.config.tgt_vocab_size},
-        "sentences": len(rows), "beam": args.beam, "repeat": args.repeat,
+        "sentences": len(sources), "beam": args.beam, "repeat": args.repeat,
         "sentences_per_s": rate,
         "batched_over_per_sentence": round(rate["beam_batched"] / rate["beam_per_sentence"], 2),
         "batched_equals_per_sentence": same,

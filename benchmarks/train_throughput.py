@@ -36,7 +36,8 @@ import torch
 import s2s
 from s2s.data import PAD, load_translation
 from s2s.models import build_model
-from s2s.train import profile_config, sequence_loss
+from s2s.train import sequence_loss
+from s2s.zoo import profile_config
 
 
 def batches(data, batch_size: int, count: int, seed: int = 0) -> list:

@@ -7,6 +7,7 @@ import torch
 
 from d2l_oracle import load_d2l
 from s2s.attention import (
+    SCORES,
     AdditiveScore,
     Attention,
     ScaledDotScore,
@@ -77,7 +78,7 @@ def test_masked_softmax_writes_nothing_in_place():
     assert torch.equal(scores, before)
 
 
-@pytest.mark.parametrize("kind", ["additive", "dot", "scaled_dot", "general", "concat"])
+@pytest.mark.parametrize("kind", SCORES)
 def test_every_score_gives_zero_weight_to_padding_and_rows_summing_to_one(kind):
     q, k, v = inputs()
     if kind in ("dot", "scaled_dot"):
@@ -141,3 +142,29 @@ def test_bahdanau_step_equals_forward():
     for t in range(5):
         step_logits, state = dec.step(tgt_in[:, t], state)
         assert torch.allclose(step_logits, logits[:, t], atol=1e-5)
+
+
+def test_additive_score_on_precomputed_keys_equals_its_forward():
+    q, k, _ = inputs()
+    score = AdditiveScore(DQ, DK, H)
+    projected = score.precompute(k)
+    assert projected.shape == (B, TK, H)
+    assert torch.equal(score.score_precomputed(q, projected), score(q, k))
+
+
+def test_bahdanau_scores_through_the_additive_scores_own_method(monkeypatch):
+    """The decoder projects the keys once per sentence and asks the score for every step's
+    scores: it never recomputes the additive score from the score's weights itself."""
+    enc_out, src_len = encoded()
+    dec = BahdanauDecoder(30, 8, H, 2 * H, num_layers=2).eval()
+    calls = {"precompute": 0, "score_precomputed": 0}
+    for name in calls:
+        original = getattr(dec.score, name)
+
+        def counted(*args, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(dec.score, name, counted)
+    dec(torch.randint(4, 30, (3, 5)), dec.init_state(enc_out, src_len))
+    assert calls == {"precompute": 1, "score_precomputed": 5}

@@ -15,7 +15,7 @@ from s2s.cache_version import (
     code_fingerprint,
     training_fingerprint,
 )
-from s2s.train import code_version
+from s2s.zoo import code_version
 
 PACKAGE = Path(s2s.__file__).parent
 

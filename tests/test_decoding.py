@@ -93,3 +93,10 @@ def test_translate_unknown_words_and_overlong_input(trained):
     with pytest.warns(UserWarning, match="more than the 5 the model was trained on"):
         out = translate(model, " ".join(["w1"] * 9))
     assert isinstance(out, str)
+
+
+def test_greedy_declares_what_it_returns():
+    import typing
+
+    returns = [typing.get_type_hints(f)["return"] for f in typing.get_overloads(greedy)]
+    assert returns == [list[list[int]], tuple[list[list[int]], list[torch.Tensor]]]

@@ -6,6 +6,7 @@ from torch import nn
 
 import s2s
 from s2s.models import Decoder, Encoder, EncoderDecoder
+from s2s.runtime import in_ci
 
 
 def test_profile_from_environment(monkeypatch):
@@ -46,6 +47,60 @@ def test_check_prints_and_raises_only_when_strict(monkeypatch, capsys):
     monkeypatch.setenv("S2S_PROFILE", "ci")
     with pytest.raises(s2s.CheckFailed):
         s2s.check(False, "not fine")
+
+
+@pytest.fixture
+def outside_ci(monkeypatch):
+    """A run that is not CI until the test says so."""
+    for name in ("CI", "S2S_QUIET", "S2S_STRICT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("S2S_PROFILE", "cpu")
+    return monkeypatch
+
+
+@pytest.mark.parametrize("value, ci", [
+    ("", False), ("0", False), ("false", False), ("False", False), ("NO", False), (" 0 ", False),
+    ("1", True), ("true", True), ("yes", True), ("github-actions", True),
+])
+def test_in_ci_reads_the_ci_variable(outside_ci, value, ci):
+    outside_ci.setenv("CI", value)
+    assert in_ci() is ci
+    outside_ci.setenv("S2S_PROFILE", "ci")
+    assert in_ci()  # the ci profile is CI whatever $CI says
+
+
+@pytest.mark.parametrize("value", ["0", "false", "1", "true"])
+def test_progress_and_self_checks_agree_on_what_ci_is(outside_ci, capsys, value):
+    """Training shows its progress bar exactly when a failing self-check does not raise
+    (they disagreed once: CI=0 silenced the bar but let checks pass as outside CI)."""
+    from s2s.train import TrainConfig, fit
+    from tiny import tiny_data, tiny_model
+
+    outside_ci.setenv("CI", value)
+    data = tiny_data(n_train=32)
+    fit(tiny_model(data), data, TrainConfig(max_steps=1, batch_size=16))  # progress: default
+    shown = "epoch 1" in capsys.readouterr().err
+    try:
+        s2s.check(False, "a failing check")
+        raised = False
+    except s2s.CheckFailed:
+        raised = True
+    assert shown is not raised
+    assert raised is (value in ("1", "true"))
+
+
+def test_quiet_and_strict_switches_outside_ci(outside_ci, capsys):
+    from s2s.train import TrainConfig, fit
+    from tiny import tiny_data, tiny_model
+
+    outside_ci.setenv("S2S_QUIET", "1")
+    data = tiny_data(n_train=32)
+    fit(tiny_model(data), data, TrainConfig(max_steps=1, batch_size=16))
+    assert "epoch 1" not in capsys.readouterr().err
+    assert s2s.check(False, "not strict") is False
+    outside_ci.setenv("S2S_STRICT", "1")
+    with pytest.raises(s2s.CheckFailed):
+        s2s.check(False, "strict")
 
 
 def test_seed_everything_repeats_random_draws():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from s2s.data import BOS, EOS, Vocab, _pad
+from s2s.data import BOS, EOS, Vocab, source_batch
 from s2s.decoding import (
     Hypothesis,
     batched_beam_search,
@@ -24,9 +24,12 @@ KINDS = [("rnn", {}), ("luong", {"bidirectional": True, "attention": "general"})
          ("bahdanau", {"bidirectional": True, "attention": "additive"})]
 
 
+SRC_VOCAB = Vocab([f"s{i}" for i in range(5)])  # 9 ids: s0 .. s4 are 4 .. 8
+
+
 def random_model(seed: int, tgt_vocab: int = 6, kind: str = "rnn", **extra):
     torch.manual_seed(seed)
-    src_vocab = Vocab([f"s{i}" for i in range(5)])  # 9 ids
+    src_vocab = SRC_VOCAB
     tgt = Vocab([f"t{i}" for i in range(tgt_vocab - 4)])
     config = ModelConfig(kind, len(src_vocab), len(tgt), embed_size=4, hidden_size=8,
                          num_layers=1, dropout=0.0, max_len=6, **extra)
@@ -38,8 +41,9 @@ def random_model(seed: int, tgt_vocab: int = 6, kind: str = "rnn", **extra):
 
 def sources(seed: int, lengths=(3, 5, 2, 4)):
     g = torch.Generator().manual_seed(seed)
-    rows = [torch.randint(4, 9, (n,), generator=g).tolist() + [EOS] for n in lengths]
-    return _pad(rows), torch.tensor([len(r) for r in rows])
+    sentences = [[f"s{i - 4}" for i in torch.randint(4, 9, (n,), generator=g).tolist()]
+                 for n in lengths]
+    return source_batch(SRC_VOCAB, sentences)
 
 
 @torch.no_grad()

@@ -144,30 +144,6 @@ def test_mismatched_checkpoint_is_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
-def test_cached_model_trains_once_then_loads(tmp_path, monkeypatch):
-    import s2s.train as train
-
-    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path))
-    data = tiny_data()
-    config = tiny_model(data).config
-    cfg = TrainConfig(max_steps=10, eval_every=5, batch_size=32)
-    model, history = train.cached_model("tiny", config, data, cfg, profile="ci", progress=False)
-    assert history.steps == 10
-    files = sorted(p.name for p in (tmp_path / "models").iterdir())
-    assert len(files) == 1 and files[0].startswith("tiny-") and ".partial" not in files[0]
-    calls = []
-    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(1))
-    again, again_history = train.cached_model("tiny", config, data, cfg, profile="ci")
-    assert calls == [] and again_history.steps == 10
-    src, src_len, tgt_in, _ = next(iter(data.loader("valid", 8)))
-    assert torch.equal(model.eval()(src, src_len, tgt_in), again(src, src_len, tgt_in))
-    monkeypatch.undo()
-    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path))
-    train.cached_model("tiny", config, data, TrainConfig(max_steps=12, batch_size=32),
-                       profile="ci", progress=False)  # another training config: another file
-    assert len(list((tmp_path / "models").iterdir())) == 2
-
-
 def test_plain_batches_are_used_when_bucketing_is_off():
     """`TrainConfig(bucket=False)` trains on plain shuffled batches: more padding per step,
     and a different (but still seeded) run than with bucketing."""
@@ -208,3 +184,16 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
     assert any("trained 4 steps" in t and "live plot closed" in t for t in texts)
     assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json"
                 in o.get("data", {}) or o.output_type == "stream" and o.name == "stderr"]
+
+
+def test_a_saved_model_has_no_optimizer_and_training_resumes_from_it(tmp_path):
+    from s2s.train import _read
+
+    data = tiny_data()
+    model = tiny_model(data)
+    save_checkpoint(tmp_path / "m.pt", model)
+    assert _read(tmp_path / "m.pt")["optimizer"] is None
+    history = fit(tiny_model(data, seed=5), data, TrainConfig(max_steps=2, batch_size=32),
+                  checkpoint=tmp_path / "m.pt", resume=True, progress=False)
+    assert history.steps == 2
+    assert _read(tmp_path / "m.pt")["optimizer"]["state"]  # fit saves its optimizer

@@ -2,8 +2,9 @@
 
 One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-checks),
 `download` and `data` (corpus files to batches), `models` (the interface and the models),
-`attention` (scores, masked softmax), `train` (loss, loop, checkpoints), `decoding` (greedy,
-`translate`), `metrics` (BLEU), `plot` (figures)."""
+`attention` (scores, masked softmax), `train` (loss, loop, checkpoints), `zoo` (the models the
+chapters share, trained once and cached), `decoding` (greedy, `translate`), `metrics` (BLEU),
+`plot` (figures)."""
 
 from s2s.decoding import translate
 from s2s.profiles import PROFILES, Profile, get_profile

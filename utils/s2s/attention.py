@@ -29,7 +29,10 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
 
 
 class AdditiveScore(nn.Module):
-    """Bahdanau: w_v^T tanh(W_q q + W_k k). The query and key sizes may differ."""
+    """Bahdanau: w_v^T tanh(W_q q + W_k k). The query and key sizes may differ.
+
+    W_k k does not depend on the query: a decoder that scores the same keys at every step
+    computes it once with `precompute` and scores with `score_precomputed`."""
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -38,12 +41,19 @@ class AdditiveScore(nn.Module):
         self.w_v = nn.Linear(hidden_size, 1, bias=False)
 
     def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
-        features = self.W_q(queries)[:, :, None, :] + self.W_k(keys)[:, None, :, :]  # (B,Tq,Tk,H)
-        return self.w_v(torch.tanh(features)).squeeze(-1)  # (B, T_q, T_k)
+        """queries (B, T_q, D_q), keys (B, T_k, D_k) -> scores (B, T_q, T_k)."""
+        return self.score_precomputed(queries, self.precompute(keys))
 
     def precompute(self, keys: Tensor) -> Tensor:
-        """W_k k for all keys (B, T_k, H): constant while decoding one sentence."""
+        """W_k k for all keys: (B, T_k, D_k) -> (B, T_k, H), constant while decoding one
+        sentence."""
         return self.W_k(keys)
+
+    def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
+        """queries (B, T_q, D_q), projected_keys (B, T_k, H) from `precompute` -> scores
+        (B, T_q, T_k): the same as `forward(queries, keys)`."""
+        features = self.W_q(queries)[:, :, None, :] + projected_keys[:, None, :, :]  # (B,Tq,Tk,H)
+        return self.w_v(torch.tanh(features)).squeeze(-1)  # (B, T_q, T_k)
 
 
 class DotScore(nn.Module):
@@ -86,8 +96,11 @@ class ConcatScore(nn.Module):
         return self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T_q, T_k)
 
 
+SCORES = ("additive", "dot", "scaled_dot", "general", "concat")  # the names make_score knows
+
+
 def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> nn.Module:
-    """A scoring module by name: additive, dot, scaled_dot, general, concat."""
+    """A scoring module by name: one of SCORES."""
     if kind in ("dot", "scaled_dot") and query_size != key_size:
         raise ValueError(f"{kind} attention needs query and key of one size, got "
                          f"{query_size} and {key_size}: use 'general' or 'additive'")

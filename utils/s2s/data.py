@@ -396,6 +396,24 @@ def _pad(rows: Sequence[Sequence[int]]) -> Tensor:
     return torch.tensor([[*r, *[PAD] * (width - len(r))] for r in rows], dtype=torch.long)
 
 
+def source_batch(vocab: Vocab, sentences: Sequence[Tokens],
+                 device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+    """Tokenised source sentences -> a model's input: src (B, S) on `device`, src_len (B,).
+
+    Each sentence becomes its ids + <eos> (unknown tokens: <unk>), right-padded with <pad>,
+    as `collate` builds a batch's source. src_len stays on the CPU (as in every batch: where
+    `pack_padded_sequence` wants it)."""
+    if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
+        raise TypeError("source_batch takes tokenised sentences (lists of tokens, e.g. "
+                        "tokenize_words(text)), not strings: tokenise them first, or use "
+                        "s2s.translate for raw text")
+    if len(sentences) == 0:
+        raise ValueError("source_batch needs at least one sentence, got none")
+    rows = [vocab.encode(s) + [EOS] for s in sentences]
+    src = _pad(rows)
+    return (src if device is None else src.to(device)), torch.tensor([len(r) for r in rows])
+
+
 def collate(items: Sequence[tuple[list[int], list[int]]]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Pad a list of items into (src (B, S), src_len (B,), tgt_in (B, T), tgt_out (B, T)).
 

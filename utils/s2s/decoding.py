@@ -2,7 +2,8 @@
 
 `greedy` picks the most likely token at every step (chapter 3); chapter 5 adds exhaustive
 search and beam search, per sentence and batched. All of them talk to the model only through
-`model.encode`, `model.decoder.step` and the state's `select`.
+`model.encode`, `model.decoder.step` and the decoder-state protocol of `s2s.models.base`: the
+state's `select`, and the `weights` of a state that records attention (`AttendingState`).
 
 Search: every search here scores a hypothesis y_1 .. y_n by the model's log-probability of
 y_1 .. y_n <eos>. After `max_len` tokens a hypothesis must end (only <eos> may follow), and
@@ -18,15 +19,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from s2s.checks import check_int, check_real
-from s2s.data import BOS, EOS, PAD, TOKENIZERS, _pad, detokenize
-from s2s.models import EncoderDecoder, Seq2Seq
+from s2s.data import BOS, EOS, PAD, TOKENIZERS, detokenize, source_batch
+from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
 
 
 def never_generate(logits: Tensor) -> Tensor:
@@ -34,16 +35,30 @@ def never_generate(logits: Tensor) -> Tensor:
     return logits.index_fill(-1, torch.tensor([PAD, BOS], device=logits.device), float("-inf"))
 
 
+Outputs = list[list[int]]  # per sentence, its output token ids (without <bos> and <eos>)
+
+
+@overload
+def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+           return_attention: Literal[False] = False) -> Outputs: ...
+
+
+@overload
+def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
+           return_attention: Literal[True]) -> tuple[Outputs, list[Tensor]]: ...
+
+
 @torch.no_grad()
 def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
-           return_attention: bool = False):
+           return_attention: bool = False) -> Outputs | tuple[Outputs, list[Tensor]]:
     """Batched greedy decoding.
 
     src: (B, S); src_len: (B,). At each step, the most likely token (never <pad> or <bos>).
     Each sentence stops at its first <eos> (not included in the output) or after `max_len`
-    tokens. Returns B lists of token ids; with
-    `return_attention=True` also, per sentence, its attention weights (len(output) + 1, S)
-    (the last row is the step that wrote <eos>), for decoders whose state records them."""
+    tokens. Returns B lists of token ids; with `return_attention=True`, (those lists, B
+    attention-weight tensors), sentence b's of shape (len(outputs[b]) + 1, src_len[b]) (the
+    last row is the step that wrote <eos>), for decoders whose state records them
+    (`AttendingState`)."""
     check_int("max_len", max_len, low=1, hint="the most tokens an output may have")
     model.eval()
     state = model.encode(src, src_len)
@@ -57,8 +72,9 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
         token = never_generate(logits).argmax(dim=-1)  # (B,)
         out[:, t] = torch.where(finished, PAD, token).cpu()
         if return_attention:
-            if getattr(state, "weights", None) is None:
-                raise ValueError("this decoder records no attention weights")
+            if not isinstance(state, AttendingState) or state.weights is None:
+                raise ValueError(f"{type(model.decoder).__name__} records no attention weights "
+                                 "in its state: call greedy without return_attention")
             attention.append(state.weights[:, -1].cpu())  # (B, S)
         finished |= token == EOS
         if finished.all():
@@ -114,15 +130,14 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
               hint="the most tokens an output may have; None: twice the model's max_len + 10")
     check_int("batch_size", batch_size, low=1, hint="sentences decoded at once")
     check_search(beam_size, 1, length_penalty, alpha, beam_none_ok=True)
-    _, ids = encode_sentences(model, batch)
+    tokens, _ = encode_sentences(model, batch)
     device = next(model.parameters()).device
     limit = max_len if max_len is not None else 2 * model.config.max_len + 10
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths together
-    results: list[str] = [""] * len(ids)
+    order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))  # similar lengths together
+    results: list[str] = [""] * len(tokens)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        src = _pad([ids[i] for i in chunk]).to(device)
-        src_len = torch.tensor([len(ids[i]) for i in chunk])
+        src, src_len = source_batch(model.src_vocab, [tokens[i] for i in chunk], device)
         if beam_size is None:
             outputs = greedy(model, src, src_len, limit)
         else:
@@ -188,9 +203,10 @@ def _rank(hyps: list[Hypothesis], length_penalty: str | None, alpha: float) -> l
                                                   alpha))
 
 
-def _step_log_probs(model: EncoderDecoder, tokens: Tensor, state, at_limit: bool):
-    """log-probabilities (N, V) of the next token, <pad>/<bos> impossible, and only <eos>
-    possible once a hypothesis has `max_len` tokens."""
+def _step_log_probs(model: EncoderDecoder, tokens: Tensor, state: DecoderState,
+                    at_limit: bool) -> tuple[Tensor, DecoderState]:
+    """tokens (N,) -> log-probabilities (N, V) of the next token, <pad>/<bos> impossible, and
+    only <eos> possible once a hypothesis has `max_len` tokens; and the next state."""
     logits, state = model.decoder.step(tokens, state)
     log_probs = F.log_softmax(logits.float(), dim=-1)  # (N, V): the model's own distribution
     log_probs = never_generate(log_probs)

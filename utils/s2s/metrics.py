@@ -111,7 +111,9 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
     their references with sacrebleu (detokenised, lower-cased as the data is)."""
     from s2s.data import detokenize
     from s2s.decoding import translate
+    from s2s.train import _refuse_other_data
 
+    _refuse_other_data(model, data, "judge")
     groups = data.references(split)[:max_sentences]
     src_kind, tgt_kind = data.tokenizers
     sources = [detokenize(src, src_kind) for src, _ in groups]

@@ -1,4 +1,5 @@
-"""Where a run happens: device choice, seeding, and the chapters' visible self-checks."""
+"""Where a run happens: device choice, seeding, whether it is a CI run, and the chapters'
+visible self-checks."""
 
 from __future__ import annotations
 
@@ -60,24 +61,34 @@ def seed_everything(seed: int = 0) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+NOT_CI = ("", "0", "false", "no")  # values of $CI (any case, spaces ignored) that mean "not CI"
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run: `CI` set to anything but "", "0", "false" or "no" (in any
+    case), or `S2S_PROFILE=ci`.
+
+    The one switch for the library's CI behaviour: in CI, training shows no progress bar or
+    live plot (`s2s.train.fit`; S2S_QUIET=1 also silences it elsewhere) and a failing
+    self-check raises (`check`; S2S_STRICT=1 also makes it raise elsewhere)."""
+    ci = os.environ.get("CI", "").strip().lower() not in NOT_CI
+    return ci or os.environ.get("S2S_PROFILE", "") == "ci"
+
+
 class CheckFailed(AssertionError):
-    """A chapter's self-check did not hold (raised under CI and the `ci` profile)."""
-
-
-def _strict() -> bool:
-    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-    return ci or os.environ.get("S2S_PROFILE", "") == "ci" or os.environ.get("S2S_STRICT") == "1"
+    """A chapter's self-check did not hold (raised in CI, see `in_ci`)."""
 
 
 def check(condition: bool, message: str) -> bool:
     """Print a visible ✓/✗ line for the reader; raise `CheckFailed` in CI when it fails.
 
-    In CI (`CI` set), with `S2S_PROFILE=ci`, or with `S2S_STRICT=1` a failing check raises, so
-    the notebook run fails. Elsewhere it prints ✗ and lets the learner carry on exploring."""
+    In CI (`in_ci()`: `CI` set to a true value, or `S2S_PROFILE=ci`) or with `S2S_STRICT=1` a
+    failing check raises, so the notebook run fails. Elsewhere it prints ✗ and lets the learner
+    carry on exploring."""
     if condition:
         print(f"✓ {message}")
         return True
-    if _strict():
+    if in_ci() or os.environ.get("S2S_STRICT") == "1":
         raise CheckFailed(f"✗ {message}")
     print(f"✗ {message}  (this self-check failed: see the text above it)")
     return False

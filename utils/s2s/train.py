@@ -5,13 +5,14 @@ forcing (or feed back its own predictions for a fraction of the steps), compute 
 real target tokens only, clip the gradient, step Adam. Every `eval_every` steps it measures the
 validation loss, keeps the best weights, stops early when validation stops improving, and
 writes a checkpoint that `load_checkpoint` reads back and `fit(..., resume=True)` continues.
+
+The models the chapters share (configs at a profile's sizes, the trained-once cache) are in
+`s2s.zoo`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import os
 import time
@@ -25,7 +26,7 @@ from torch.nn import functional as F
 from s2s.checks import check_bool, check_int, check_real
 from s2s.data import PAD, TranslationData, Vocab
 from s2s.models import ModelConfig, Seq2Seq, build_model
-from s2s.runtime import seed_everything
+from s2s.runtime import in_ci
 
 CHECKPOINT_FORMAT = 1
 
@@ -154,12 +155,6 @@ def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch:
     return cfg.lr * min(1.0, left / cfg.lr_decay)
 
 
-def quiet() -> bool:
-    """No progress bars or live plots under CI, the `ci` profile, or S2S_QUIET=1."""
-    return bool(os.environ.get("CI")) or os.environ.get("S2S_PROFILE") == "ci" or \
-        os.environ.get("S2S_QUIET") == "1"
-
-
 @torch.no_grad()
 def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
     """Masked cross-entropy per real target token over a whole loader."""
@@ -236,18 +231,26 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     """Train `model` on `data.splits.train`, validating on `data.splits.valid`.
 
     checkpoint: where to keep the best model (and the state to resume from).
-    resume: continue from `checkpoint` (weights, optimizer, counters, history).
+    resume: continue from `checkpoint` exactly where it was written (weights, optimizer,
+    history, the position inside the epoch, the shuffle and random-number states, the patience
+    counter): on the CPU an interrupted run, resumed, gives the losses and weights of an
+    uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
     progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
-    except under CI / the ci profile.
+    except in CI (`s2s.runtime.in_ci`) or with S2S_QUIET=1.
     At the end the model holds the best validation weights."""
     from tqdm import tqdm
 
     device = torch.device(device)
-    show = (not quiet()) if progress is None else progress
+    quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
+    show = not quiet if progress is None else progress
+    _refuse_other_data(model, data, "fit")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history = History()
     best_state = copy.deepcopy(model.state_dict())
+    generator = torch.Generator().manual_seed(cfg.seed)  # feed-back draws
+    position, bad_evals, loader_rng = 0, 0, None  # batches of this epoch done; resume state
+    torch_rng = None  # the global generator's state (dropout) to continue from
     if resume:
         if checkpoint is None or not Path(checkpoint).exists():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
@@ -255,15 +258,30 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         _refuse_mismatch(saved, model.config, model.src_vocab, model.tgt_vocab, checkpoint)
         model.load_state_dict(saved["last_state"])
         best_state = saved["model_state"]
-        optimizer.load_state_dict(saved["optimizer"])
+        if saved["optimizer"] is not None:  # None: saved by save_checkpoint, not by fit
+            optimizer.load_state_dict(saved["optimizer"])
         history = History(**saved["history"])
         history.stopped = ""  # the old run's reason to stop; this run has its own budget
+        if "resume" in saved:  # (checkpoints written before exact resume lack it)
+            position, bad_evals = saved["resume"]["position"], saved["resume"]["bad_evals"]
+            loader_rng = saved["resume"].get("loader_rng")
+            torch_rng = saved["resume"]["torch_rng"]  # restored in the loop, see there
+            generator.set_state(saved["resume"]["feed_back_rng"])
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
-    generator = torch.Generator().manual_seed(cfg.seed + history.steps)
     plot = LivePlot(len(loader)) if show and _in_notebook() else None
-    bad_evals = 0
+
+    def resume_state(batches_done: int) -> dict:
+        """What `resume` needs besides weights, optimizer and history. After a validation
+        that only the end of the budget asked for (an uninterrupted run would not have made
+        it), the generator and patience counter are those from before it."""
+        rng, patience_count = unscheduled or (torch.get_rng_state(), bad_evals)
+        return {"position": batches_done, "bad_evals": patience_count, "loader_rng": loader_rng,
+                "torch_rng": rng, "feed_back_rng": generator.get_state()}
+
+    done = position  # batches of the current epoch trained so far
+    unscheduled: tuple[Tensor, int] | None = None  # see resume_state
     start = time.perf_counter() - history.seconds
     learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
 
@@ -274,15 +292,32 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             return f"max_minutes={cfg.max_minutes}"
         return ""
 
+    history.stopped = out_of_budget()  # a resumed run may have no budget left
     while not history.stopped:
-        if history.epochs_started >= cfg.max_epochs:
-            history.stopped = f"max_epochs={cfg.max_epochs}"
-            break
-        loader.batch_sampler.epoch = history.epochs_started  # a fresh, reproducible shuffle
-        history.epochs_started += 1
-        bar = tqdm(loader, desc=f"epoch {history.epochs_started}", leave=False,
-                   disable=not show or plot is not None)  # in a notebook the plot is the bar
+        if position == 0:  # a new epoch
+            if history.epochs_started >= cfg.max_epochs:
+                history.stopped = f"max_epochs={cfg.max_epochs}"
+                break
+            history.epochs_started += 1
+            if loader.generator is not None:  # plain batches: the state that shuffles them
+                loader_rng = loader.generator.get_state()
+        elif loader_rng is not None:  # resuming inside an epoch of plain batches
+            loader.generator.set_state(loader_rng)
+        loader.batch_sampler.epoch = history.epochs_started - 1  # bucketed: a seeded shuffle
+        # Starting to iterate draws a seed from torch's global generator, which dropout uses
+        # too: a resumed run restores that generator where the interrupted run had it.
+        if torch_rng is not None and position == 0:
+            torch.set_rng_state(torch_rng)
+        batches = iter(loader)
+        if torch_rng is not None and position > 0:
+            torch.set_rng_state(torch_rng)
+        torch_rng = None
+        bar = tqdm(batches, total=len(loader), desc=f"epoch {history.epochs_started}",
+                   leave=False, disable=not show or plot is not None)  # notebooks: the plot
+        skip, position = position, 0
         for step_in_epoch, (src, src_len, tgt_in, tgt_out) in enumerate(bar, 1):
+            if step_in_epoch <= skip:
+                continue  # trained before the run was resumed: same batches, same order
             model.train()
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
             if cfg.feed_back > 0:
@@ -291,24 +326,36 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
             loss = sequence_loss(logits, tgt_out, mask=cfg.mask_loss,
                                  label_smoothing=cfg.label_smoothing)
+            loss_value = loss.item()
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            if not (math.isfinite(loss_value) and torch.isfinite(grad_norm)):
+                model.load_state_dict(best_state)
+                kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
+                raise FloatingPointError(
+                    f"training diverged at step {history.steps + 1}: loss {loss_value}, "
+                    f"gradient norm {float(grad_norm)} (lr={cfg.lr}, clip={cfg.clip}); the "
+                    f"model holds its best weights so far{kept}. Lower lr or clip.")
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, history.steps, time.perf_counter() - start,
                                             len(loader))
             optimizer.step()
 
             history.steps += 1
-            history.step_loss.append(loss.item())
+            history.step_loss.append(loss_value)
             history.target_tokens += int((tgt_out != PAD).sum())
             history.seconds = time.perf_counter() - start
+            done = step_in_epoch % len(loader)
             bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
                             tok_s=f"{history.tokens_per_second:,.0f}")
             if plot is not None:
                 plot.tick(history, step_in_epoch)
             stop = out_of_budget()
+            unscheduled = None
             if history.steps % eval_every == 0 or stop:
+                if history.steps % eval_every != 0:  # validating draws from the generator
+                    unscheduled = (torch.get_rng_state(), bad_evals)
                 val = evaluate_loss(model, valid_loader, device)
                 history.val_steps.append(history.steps)
                 history.val_loss.append(val)
@@ -322,7 +369,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 if plot is not None:
                     plot.update(history, step_in_epoch)
                 if checkpoint is not None:
-                    _write(checkpoint, model, best_state, optimizer, history)
+                    _write(checkpoint, model, best_state, optimizer, history,
+                           resume=resume_state(done))
             if stop:
                 history.stopped = stop
                 break
@@ -332,7 +380,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         plot.close(history)
     last_state = copy.deepcopy(model.state_dict())
     if checkpoint is not None:
-        _write(checkpoint, model, best_state, optimizer, history, last_state)
+        _write(checkpoint, model, best_state, optimizer, history, last_state,
+               resume=resume_state(done))
     model.load_state_dict(best_state)
     model.eval()
     return history
@@ -346,8 +395,11 @@ def _cpu(state: dict) -> dict:
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.optim.Optimizer,
-           history: History, last_state: dict | None = None) -> None:
+def _write(path: str | Path, model: Seq2Seq, best_state: dict,
+           optimizer: torch.optim.Optimizer | None, history: History,
+           last_state: dict | None = None, resume: dict | None = None) -> None:
+    """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
+    run starts a fresh one. `resume`: what exact resume needs (see `fit`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -357,18 +409,31 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict, optimizer: torch.
         "tgt_vocab": model.tgt_vocab.to_json(),
         "model_state": _cpu(best_state),
         "last_state": _cpu(last_state or model.state_dict()),
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "history": asdict(history),
     }
+    if resume is not None:
+        payload["resume"] = resume
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
-    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild."""
-    optimizer = torch.optim.Adam(model.parameters())
-    _write(path, model, model.state_dict(), optimizer, history or History())
+    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
+    optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
+    _write(path, model, model.state_dict(), None, history or History())
+
+
+def _refuse_other_data(model: Seq2Seq, data: TranslationData, who: str) -> None:
+    """`who` (fit, judge) needs the model's vocabularies to be the data's: other ids would
+    silently mean other words."""
+    for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
+        if getattr(model, side) != getattr(data, side):
+            raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
+                             "data's (another corpus, max_len, max_pairs or min_freq): build "
+                             "the model from this data's vocabularies, or load the data it "
+                             "was built for")
 
 
 class CheckpointError(ValueError):
@@ -432,71 +497,3 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
 def load_history(path: str | Path) -> History:
     return History(**_read(path)["history"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Models shared between chapters
-
-
-def code_version() -> str:
-    """The cache version of training (`s2s.cache_version.CACHE_VERSION`), raised by hand when
-    a change alters what training produces; comments and docstrings never change it."""
-    from s2s.cache_version import CACHE_VERSION
-
-    return f"v{CACHE_VERSION}"
-
-
-def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig, *,
-                 profile: str, device: torch.device | str = "cpu",
-                 progress: bool | None = None) -> tuple[Seq2Seq, History]:
-    """Train a model once and keep it in the cache; later calls (from any chapter) load it.
-
-    The cache key is (name, model config, data parameters, training config, profile, code
-    version), so a chapter never uses a model that another notebook happened to leave behind
-    with other settings. Returns (model with its best weights, its training history)."""
-    from s2s.download import cache_dir
-
-    key = json.dumps({"name": name, "model": config.to_dict(), "data": data.params,
-                      "train": asdict(cfg), "profile": profile, "code": code_version()},
-                     sort_keys=True)
-    path = cache_dir() / "models" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if path.exists():
-        model = load_checkpoint(path, config=config, src_vocab=data.src_vocab,
-                                tgt_vocab=data.tgt_vocab, device=device)
-        print(f"loaded {name} from the cache ({path.name})")
-        return model, load_history(path)
-    seed_everything(cfg.seed)
-    model = build_model(config, data.src_vocab, data.tgt_vocab)
-    partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
-    history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
-    partial.replace(path)
-    return model, history
-
-
-def profile_config(kind: str, profile, data: TranslationData, **changes) -> ModelConfig:
-    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies; `changes`
-    set or override fields (`bidirectional=True`, `cell="lstm"`, `num_layers=1`, ...)."""
-    sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
-                 num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
-                 max_len=profile.max_len)
-    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), **{**sizes, **changes})
-
-
-def profile_train_config(profile, **changes) -> TrainConfig:
-    """The training config the chapters use at a profile's sizes."""
-    base = TrainConfig(lr=profile.lr, batch_size=profile.batch_size,
-                       eval_every=profile.eval_every, patience=None)
-    return TrainConfig(**{**asdict(base), **changes})
-
-
-def attention_model(profile, data: TranslationData, device: torch.device | str = "cpu"
-                    ) -> tuple[Seq2Seq, History]:
-    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
-    (additive) score — trained for the profile's `attention_minutes`, the learning rate
-    falling linearly to 0 over the last 40 % of them (once; later calls load it from the
-    cache)."""
-    config = profile_config("luong", profile, data, bidirectional=True, attention="additive")
-    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3,
-                               lr_decay=0.4)
-    return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
-                        device=device)

@@ -4,7 +4,9 @@ the attention decoders of chapter 4 (`attention`). Everything is importable from
 from s2s.models.attention import AttentionState, BahdanauDecoder, LuongDecoder
 from s2s.models.base import (
     MODEL_BUILDERS,
+    AttendingState,
     Decoder,
+    DecoderState,
     Encoder,
     EncoderDecoder,
     ModelConfig,
@@ -13,14 +15,24 @@ from s2s.models.base import (
     build_model,
     register,
 )
-from s2s.models.rnn import RNNDecoder, RNNEncoder, RNNHidden, RNNState, init_weights
+from s2s.models.rnn import (
+    RNNDecoder,
+    RNNEncoder,
+    RNNHidden,
+    RNNState,
+    init_weights,
+    select_hidden,
+    top_layer,
+)
 
 __all__ = [
+    "AttendingState",
     "AttentionState",
     "BahdanauDecoder",
     "LuongDecoder",
     "MODEL_BUILDERS",
     "Decoder",
+    "DecoderState",
     "Encoder",
     "EncoderDecoder",
     "ModelConfig",
@@ -33,4 +45,6 @@ __all__ = [
     "build_model",
     "init_weights",
     "register",
+    "select_hidden",
+    "top_layer",
 ]

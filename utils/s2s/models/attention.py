@@ -18,13 +18,19 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from s2s.attention import AdditiveScore, Attention, make_score, masked_softmax
+from s2s.attention import SCORES, AdditiveScore, Attention, make_score, masked_softmax
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
-from s2s.models.rnn import RNNEncoder, RNNHidden, _rnn, init_weights
+from s2s.models.rnn import RNNEncoder, RNNHidden, _rnn, init_weights, select_hidden, top_layer
+
+
+def _rows(t: Tensor | None, index: Tensor) -> Tensor | None:
+    """Batch rows `index` (B',) of a batch-first tensor, or None."""
+    return None if t is None else t.index_select(0, index)
 
 
 class AttentionState(NamedTuple):
-    """State of an attention decoder. Batch is dim 0 everywhere except in `hidden` (dim 1)."""
+    """State of an attention decoder (an `AttendingState`). Batch is dim 0 everywhere except
+    in `hidden` (dim 1)."""
 
     memory: Tensor  # (B, S, H_enc): encoder outputs, the keys and values of attention
     mask: Tensor  # (B, S): True at real source tokens
@@ -35,21 +41,15 @@ class AttentionState(NamedTuple):
 
     def select(self, index: Tensor) -> AttentionState:
         """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
-        pick = lambda t: None if t is None else t.index_select(0, index)  # noqa: E731
-        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
-                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
-        return AttentionState(pick(self.memory), pick(self.mask), hidden, pick(self.feed),
-                              pick(self.weights), pick(self.keys))
+        return AttentionState(_rows(self.memory, index), _rows(self.mask, index),
+                              select_hidden(self.hidden, index), _rows(self.feed, index),
+                              _rows(self.weights, index), _rows(self.keys, index))
 
 
 def source_mask(memory: Tensor, src_len: Tensor) -> Tensor:
     """memory (B, S, H), src_len (B,) -> mask (B, S), True at the real source tokens."""
     positions = torch.arange(memory.shape[1], device=memory.device)  # (S,)
     return positions[None, :] < src_len.to(memory.device)[:, None]
-
-
-def _top(hidden: RNNHidden) -> Tensor:
-    return hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]  # (B, H)
 
 
 class BahdanauDecoder(Decoder):
@@ -74,9 +74,9 @@ class BahdanauDecoder(Decoder):
         emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
         hidden, outputs, weights = state.hidden, [], []
         for t in range(tgt_in.shape[1]):
-            query = _top(hidden)[:, None, :]  # (B, 1, H)
-            features = self.score.W_q(query)[:, :, None, :] + state.keys[:, None]  # (B,1,S,H)
-            w = masked_softmax(self.score.w_v(torch.tanh(features)).squeeze(-1), state.mask)
+            query = top_layer(hidden)[:, None, :]  # (B, 1, H)
+            scores = self.score.score_precomputed(query, state.keys)  # (B, 1, S)
+            w = masked_softmax(scores, state.mask)  # (B, 1, S)
             context = w @ state.memory  # (B, 1, H_enc)
             out, hidden = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), hidden)
             outputs.append(out)  # (B, 1, H)
@@ -143,13 +143,32 @@ def _memory_size(c: ModelConfig) -> int:
     return c.hidden_size * (2 if c.bidirectional else 1)
 
 
-@register("bahdanau")
+def _check_bahdanau(c: ModelConfig) -> list[str]:
+    problems = []
+    if c.attention not in ("", "additive"):
+        problems.append(f"attention={c.attention!r} is ignored: the Bahdanau decoder always uses "
+                        "the additive score (leave attention unset or 'additive', or use "
+                        "kind='luong' for other scores)")
+    if c.input_feeding:
+        problems.append("input_feeding=True is ignored: the Bahdanau decoder feeds the context "
+                        "into its RNN already (leave it False, or use kind='luong')")
+    return problems
+
+
+def _check_luong(c: ModelConfig) -> list[str]:
+    if c.attention and c.attention not in SCORES:
+        return [f"unknown attention score {c.attention!r}: choose one of {', '.join(SCORES)} "
+                "(unset: 'general')"]
+    return []
+
+
+@register("bahdanau", _check_bahdanau)
 def _build_bahdanau(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), BahdanauDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
                                         _memory_size(c), c.num_layers, c.dropout, c.cell)
 
 
-@register("luong")
+@register("luong", _check_luong)
 def _build_luong(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
                                      _memory_size(c), c.num_layers, c.dropout, c.cell,

@@ -3,10 +3,17 @@
 The interface every model in the course obeys (d2l's names, batch-first tensors):
 
     Encoder.forward(src, src_len)        -> (outputs (B, S, H_enc), state)
-    Decoder.init_state(enc_outputs, src_len) -> state
+    Decoder.init_state(enc_outputs, src_len) -> state: DecoderState
     Decoder.forward(tgt_in, state)       -> (logits (B, T, V), state)   teacher forcing
     Decoder.step(token, state)           -> (logits (B, V), state)      one inference step
     EncoderDecoder.forward(src, src_len, tgt_in) -> logits (B, T, V)
+
+    DecoderState.select(index)           -> state of the rows `index` (B',)  (search)
+    AttendingState.weights               -> attention weights (B, T, S) of the last call
+
+A decoder's state is whatever the decoder needs (each says which), with one duty towards
+search: `select`, to keep, repeat and reorder batch rows. A state that also records attention
+weights (`AttendingState`) can be drawn as a heatmap. Search (`s2s.decoding`) uses nothing else.
 
 `<pad>` is id 0 in every vocabulary, so `src != 0` is the source mask.
 """
@@ -15,13 +22,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 from torch import Tensor, nn
 
 from s2s.data import Vocab
 
-State = Any  # a tensor, a tuple of tensors, or a small dataclass: each decoder says which
+State = Any  # an encoder's state: a tensor, a tuple of tensors... each encoder says which
+
+
+@runtime_checkable
+class DecoderState(Protocol):
+    """What search needs from a decoder's state."""
+
+    def select(self, index: Tensor) -> Self:
+        """Keep, repeat and reorder batch rows: index (B',) of rows -> a state of batch B'.
+
+        Beam search starts K hypotheses from each sentence with it, and follows each new
+        hypothesis to its parent row."""
+        ...
+
+
+@runtime_checkable
+class AttendingState(DecoderState, Protocol):
+    """A decoder state that records the attention weights of its decoder's last call."""
+
+    weights: Tensor | None  # (B, T, S): T steps of the last call over S source positions
 
 
 class Encoder(nn.Module):
@@ -37,15 +63,15 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Generates target logits from a state that `init_state` builds out of the encoder's output."""
 
-    def init_state(self, enc_outputs: tuple[Tensor, State], src_len: Tensor) -> State:
+    def init_state(self, enc_outputs: tuple[Tensor, State], src_len: Tensor) -> DecoderState:
         """enc_outputs: what the encoder returned, (outputs (B, S, H_enc), state); src_len: (B,)."""
         raise NotImplementedError
 
-    def forward(self, tgt_in: Tensor, state: State) -> tuple[Tensor, State]:
+    def forward(self, tgt_in: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """Teacher forcing. tgt_in: (B, T) = <bos> y_1 ... y_{T-1}. Returns logits (B, T, V)."""
         raise NotImplementedError
 
-    def step(self, token: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(self, token: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One inference step. token: (B,) the previous output id. Returns logits (B, V).
 
         The default runs `forward` on a length-1 target; decoders override it when a
@@ -62,7 +88,7 @@ class EncoderDecoder(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
 
-    def encode(self, src: Tensor, src_len: Tensor) -> State:
+    def encode(self, src: Tensor, src_len: Tensor) -> DecoderState:
         """Run the encoder once and build the decoder's initial state."""
         enc_outputs = self.encoder(src, src_len)
         return self.decoder.init_state(enc_outputs, src_len)
@@ -80,7 +106,10 @@ class EncoderDecoder(nn.Module):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a model (stored in checkpoints)."""
+    """Everything needed to rebuild a model (stored in checkpoints).
+
+    A config refuses a field its kind would ignore (`attention=` on an "rnn", input feeding on
+    a "bahdanau"...): each kind's check is registered with its builder (`register`)."""
 
     kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4)
     src_vocab_size: int
@@ -95,6 +124,14 @@ class ModelConfig:
     input_feeding: bool = False  # Luong only
     max_len: int = 50  # the longest source (in tokens) the model was trained for
     tokenizers: tuple[str, str] = ("word", "word")
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_BUILDERS:
+            raise ValueError(f"unknown model kind {self.kind!r}: known are "
+                             f"{sorted(MODEL_BUILDERS)}")
+        problems = MODEL_CHECKS[self.kind](self)
+        if problems:
+            raise ValueError(f"ModelConfig(kind={self.kind!r}, ...): " + "; ".join(problems))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "tokenizers": list(self.tokenizers)}
@@ -117,13 +154,21 @@ class Seq2Seq(EncoderDecoder):
         self.config, self.src_vocab, self.tgt_vocab = config, src_vocab, tgt_vocab
 
 
-MODEL_BUILDERS: dict[str, Callable[[ModelConfig], tuple[Encoder, Decoder]]] = {}
+Builder = Callable[[ModelConfig], tuple[Encoder, Decoder]]
+ConfigCheck = Callable[[ModelConfig], list[str]]  # what the kind would ignore, and what to do
+
+MODEL_BUILDERS: dict[str, Builder] = {}
+MODEL_CHECKS: dict[str, ConfigCheck] = {}
 
 
-def register(kind: str) -> Callable:
-    """Decorator: `@register("rnn")` on a function ModelConfig -> (encoder, decoder)."""
-    def wrap(builder: Callable[[ModelConfig], tuple[Encoder, Decoder]]) -> Callable:
+def register(kind: str, check: ConfigCheck = lambda config: []) -> Callable[[Builder], Builder]:
+    """Decorator: `@register("rnn", check)` on a function ModelConfig -> (encoder, decoder).
+
+    `check(config)` returns one message per field of `config` that this kind would ignore,
+    saying what to do instead; `ModelConfig` refuses a config with any."""
+    def wrap(builder: Builder) -> Builder:
         MODEL_BUILDERS[kind] = builder
+        MODEL_CHECKS[kind] = check
         return builder
     return wrap
 

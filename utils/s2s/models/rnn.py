@@ -12,6 +12,19 @@ from s2s.models.base import Decoder, Encoder, ModelConfig, register
 RNNHidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, B, H); LSTM: (h, c), each (L, B, H)
 
 
+def top_layer(hidden: RNNHidden) -> Tensor:
+    """The top layer's hidden state (B, H) of a GRU's h or an LSTM's (h, c), each (L, B, H)."""
+    return hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]
+
+
+def select_hidden(hidden: RNNHidden, index: Tensor) -> RNNHidden:
+    """The batch rows `index` (B',) of an RNN's hidden state, whose batch is dim 1:
+    (L, B, H) -> (L, B', H), and each of an LSTM's (h, c) alike."""
+    if isinstance(hidden, tuple):
+        return tuple(h.index_select(1, index) for h in hidden)
+    return hidden.index_select(1, index)
+
+
 def init_weights(module: nn.Module) -> None:
     """Xavier-uniform for every Linear and RNN weight matrix, zeros for their biases.
 
@@ -82,16 +95,15 @@ class RNNEncoder(Encoder):
 
 
 class RNNState(NamedTuple):
-    """The RNN decoder's state: the fixed context vector and the RNN's own hidden state."""
+    """The RNN decoder's state (a `DecoderState`): the fixed context vector and the RNN's own
+    hidden state."""
 
     context: Tensor  # (B, C): the encoder's top-layer final state
     hidden: RNNHidden  # (L, B, H) or LSTM (h, c)
 
     def select(self, index: Tensor) -> RNNState:
         """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
-        hidden = (tuple(h.index_select(1, index) for h in self.hidden)
-                  if isinstance(self.hidden, tuple) else self.hidden.index_select(1, index))
-        return RNNState(self.context.index_select(0, index), hidden)
+        return RNNState(self.context.index_select(0, index), select_hidden(self.hidden, index))
 
 
 class RNNDecoder(Decoder):
@@ -110,8 +122,7 @@ class RNNDecoder(Decoder):
 
     def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> RNNState:
         _, hidden = enc_outputs
-        top = hidden[0][-1] if isinstance(hidden, tuple) else hidden[-1]  # (B, H)
-        return RNNState(context=top, hidden=hidden)
+        return RNNState(context=top_layer(hidden), hidden=hidden)  # context (B, H)
 
     def forward(self, tgt_in: Tensor, state: RNNState) -> tuple[Tensor, RNNState]:
         emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
@@ -120,7 +131,18 @@ class RNNDecoder(Decoder):
         return self.out(self.dropout(outputs)), RNNState(state.context, hidden)  # (B, T, V)
 
 
-@register("rnn")
+def _check_rnn(c: ModelConfig) -> list[str]:
+    problems = []
+    if c.attention:
+        problems.append(f"attention={c.attention!r} is ignored: the RNN decoder has no attention "
+                        "(leave attention unset, or use kind='luong' or 'bahdanau')")
+    if c.input_feeding:
+        problems.append("input_feeding=True is ignored: input feeding is the Luong decoder's "
+                        "(leave it False, or use kind='luong')")
+    return problems
+
+
+@register("rnn", _check_rnn)
 def _build_rnn(c: ModelConfig) -> tuple[Encoder, Decoder]:
     encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
                          c.cell, c.bidirectional)

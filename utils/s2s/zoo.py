@@ -1,0 +1,105 @@
+"""The course's trained models: the configs the chapters use, and a cache that trains once.
+
+A chapter that needs a model an earlier chapter trained gets it from here, never from a file
+another notebook happened to leave behind:
+
+* `profile_config` / `profile_train_config`: a model / training config at a profile's sizes;
+* `cached_model`: train a model once and keep it in the cache folder, keyed by (name, model
+  config, data parameters, training config, profile, cache version); later calls, from any
+  chapter, load it;
+* `attention_model`: chapter 4's best model, which chapter 5 reuses.
+
+The cache version (`s2s.cache_version.CACHE_VERSION`) is raised by hand when a change alters
+what training produces; comments, docstrings and cosmetic edits never change a cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from s2s.data import TranslationData
+from s2s.models import ModelConfig, Seq2Seq, build_model
+from s2s.profiles import Profile
+from s2s.runtime import seed_everything
+from s2s.train import History, TrainConfig, fit, load_checkpoint, load_history
+
+
+def code_version() -> str:
+    """The cache version of training (`s2s.cache_version.CACHE_VERSION`), raised by hand when
+    a change alters what training produces; comments and docstrings never change it."""
+    from s2s.cache_version import CACHE_VERSION
+
+    return f"v{CACHE_VERSION}"
+
+
+def model_cache_path(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig,
+                     profile: str) -> Path:
+    """Where `cached_model` keeps the model `name` trained with these settings: the cache
+    folder's models/<name>-<16 hex of the key>.pt."""
+    from s2s.download import cache_dir
+
+    key = json.dumps({"name": name, "model": config.to_dict(), "data": data.params,
+                      "train": asdict(cfg), "profile": profile, "code": code_version()},
+                     sort_keys=True)
+    return cache_dir() / "models" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+
+
+def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig, *,
+                 profile: str, device: torch.device | str = "cpu",
+                 progress: bool | None = None) -> tuple[Seq2Seq, History]:
+    """Train a model once and keep it in the cache; later calls (from any chapter) load it.
+
+    profile: the profile's name (part of the key). The key is (name, model config, data
+    parameters, training config, profile, code version), so a chapter never uses a model
+    trained with other settings. Returns (model with its best weights, its training history)."""
+    if isinstance(profile, Profile):
+        raise TypeError(f"cached_model takes the profile's name: pass profile={profile.name!r} "
+                        "(profile.name), not the Profile")
+    path = model_cache_path(name, config, data, cfg, profile)
+    if path.exists():
+        model = load_checkpoint(path, config=config, src_vocab=data.src_vocab,
+                                tgt_vocab=data.tgt_vocab, device=device)
+        print(f"loaded {name} from the cache ({path.name})")
+        return model, load_history(path)
+    seed_everything(cfg.seed)
+    model = build_model(config, data.src_vocab, data.tgt_vocab)
+    partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
+    history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
+    partial.replace(path)
+    return model, history
+
+
+def profile_config(kind: str, profile: Profile, data: TranslationData,
+                   **changes: object) -> ModelConfig:
+    """The model config of `kind` at a profile's sizes, for `data`'s vocabularies and
+    tokenizers (English->Chinese data gives ("word", "zh"), so outputs are joined without
+    spaces); `changes` set or override fields (`bidirectional=True`, `cell="lstm"`, ...)."""
+    sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
+                 num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
+                 max_len=profile.max_len, tokenizers=tuple(data.tokenizers))
+    return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), **{**sizes, **changes})
+
+
+def profile_train_config(profile: Profile, **changes: object) -> TrainConfig:
+    """The training config the chapters use at a profile's sizes; `changes` override fields."""
+    base = TrainConfig(lr=profile.lr, batch_size=profile.batch_size,
+                       eval_every=profile.eval_every, patience=None)
+    return TrainConfig(**{**asdict(base), **changes})
+
+
+def attention_model(profile: Profile, data: TranslationData,
+                    device: torch.device | str = "cpu") -> tuple[Seq2Seq, History]:
+    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
+    (additive) score — trained for the profile's `attention_minutes`, the learning rate
+    falling linearly to 0 over the last 40 % of them (once; later calls load it from the
+    cache)."""
+    config = profile_config("luong", profile, data, bidirectional=True, attention="additive")
+    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3,
+                               lr_decay=0.4)
+    return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
+                        device=device)
