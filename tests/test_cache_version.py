@@ -56,7 +56,8 @@ def test_comments_and_docstrings_do_not_change_the_fingerprint(package_copy: Pat
 @pytest.mark.parametrize("module, old, new", [
     ("train.py", "clip: float = 1.0", "clip: float = 5.0"),
     ("models/rnn.py", "batch_first=True", "batch_first=True, bias=True"),
-    ("data.py", "PAD, UNK, BOS, EOS = 0, 1, 2, 3", "PAD, UNK, BOS, EOS = 0, 1, 3, 2"),
+    ("vocab.py", "PAD, UNK, BOS, EOS = 0, 1, 2, 3", "PAD, UNK, BOS, EOS = 0, 1, 3, 2"),
+    ("text.py", '"word": tokenize_words', '"word": tokenize_chars'),
 ])
 def test_code_changes_in_training_modules_change_the_fingerprint(package_copy: Path,
                                                                  module, old, new):

@@ -1,10 +1,11 @@
 """s2s: the library of the course "Sequence to Sequence".
 
 One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-checks),
-`download` and `data` (corpus files to batches), `models` (the interface and the models),
-`attention` (scores, masked softmax), `train` (loss, loop, checkpoints), `zoo` (the models the
-chapters share, trained once and cached), `decoding` (greedy, `translate`), `metrics` (BLEU),
-`plot` (figures)."""
+`download` (corpus files), `text` (parsing, tokenisers), `vocab` (token ids), `data` (splits
+to batches, `load_translation`), `models` (the interface and the models), `attention`
+(scores, masked softmax), `train` (loss, loop), `checkpoints` (saving and loading a run),
+`progress` (the live loss plot), `zoo` (the models the chapters share, trained once and
+cached), `decoding` (greedy, `translate`), `metrics` (BLEU), `plot` (figures)."""
 
 from s2s.decoding import translate
 from s2s.profiles import PROFILES, Profile, get_profile

@@ -19,11 +19,11 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "e99d26677b4e6e6d"
+TRAINING_FINGERPRINT = "97c0390ec296dead"
 
 # Paths relative to the package folder; a folder means every .py file under it.
-TRAINING_MODULES = ("attention.py", "checks.py", "data.py", "models", "runtime.py", "train.py",
-                    "zoo.py")
+TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "models",
+                    "runtime.py", "text.py", "train.py", "vocab.py", "zoo.py")
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

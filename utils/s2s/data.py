@@ -3,20 +3,20 @@
     text --parse_pairs--> (english, other) pairs --tokenize--> token lists
          --split_by_source--> train / valid / test --Vocab--> ids --collate--> padded batches
 
+Parsing and tokenisation are in `s2s.text`, vocabularies and the special ids in `s2s.vocab`;
+this module holds the splits, datasets, batches and `load_translation`, which runs the whole
+pipeline. The names of `s2s.text` and `s2s.vocab` can be imported from here too (the chapters
+do: `from s2s.data import Vocab, tokenize_words`).
+
 Special token ids are fixed in every vocabulary of the course: `<pad>`=0, `<unk>`=1,
 `<bos>`=2, `<eos>`=3, so a padding mask is simply `ids != 0`.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import re
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from numbers import Integral
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -24,275 +24,34 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from s2s.checks import check_int, check_real
 from s2s.download import DataError, Release, fetch, read_text
+from s2s.text import (
+    ATTRIBUTION,
+    TOKENIZERS,
+    ParseReport,
+    Tokens,
+    detokenize,
+    normalize,
+    parse_pairs,
+    split_lines,
+    tokenize_chars,
+    tokenize_words,
+    tokenize_zh,
+)
+from s2s.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
-SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+__all__ = [
+    # s2s.text, re-exported
+    "ATTRIBUTION", "TOKENIZERS", "ParseReport", "Tokens", "detokenize", "normalize",
+    "parse_pairs", "split_lines", "tokenize_chars", "tokenize_words", "tokenize_zh",
+    # s2s.vocab, re-exported
+    "BOS", "EOS", "PAD", "SPECIALS", "UNK", "Vocab",
+    # this module
+    "DEFAULT_TOKENIZERS", "BucketBatchSampler", "Pair", "PairDataset", "Splits",
+    "TranslationData", "collate", "group_references", "leaked_fraction", "load_translation",
+    "make_loader", "naive_split", "padding_efficiency", "source_batch", "split_by_source",
+]
 
-Tokens = list[str]
 Pair = tuple[Tokens, Tokens]  # (source tokens, target tokens), without <bos>/<eos>
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
-
-
-@dataclass
-class ParseReport:
-    """What `parse_pairs` read: every line is a pair, blank, or malformed (with its reason)."""
-
-    lines: int = 0
-    pairs: int = 0
-    three_column: int = 0
-    blank: list[int] = field(default_factory=list)  # 1-based line numbers
-    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
-
-    def __str__(self) -> str:
-        text = (f"{self.lines:,} lines: {self.pairs:,} pairs "
-                f"({self.three_column:,} with an attribution column), "
-                f"{len(self.blank):,} blank, {len(self.malformed):,} malformed")
-        if self.malformed:
-            text += "; first malformed: " + "; ".join(
-                f"line {n}: {why}" for n, why in self.malformed[:3])
-        return text
-
-
-# manythings' third column: "CC-BY 2.0 (France) Attribution: tatoeba.org #538123 (CM) & ..."
-ATTRIBUTION = re.compile(r"CC-BY [^\t]*Attribution: ")
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines of a corpus file: split on "\n" (a "\r" before it is removed) and nothing else.
-
-    Unlike `str.splitlines`, U+2028, U+2029, "\x85", "\x1c"-"\x1e", form feed and vertical
-    tab do not end a line: in a sentence they are characters of the sentence. A final
-    newline does not start another line."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
-def parse_pairs(text: str) -> tuple[list[tuple[str, str]], ParseReport]:
-    """Parse manythings' `English<TAB>Other[<TAB>attribution]` lines.
-
-    Lines end at "\n" or "\r\n" only (see `split_lines`); a byte-order mark at the start of
-    any line is removed. Blank lines and malformed lines are not pairs: they are counted in
-    the report. Malformed: one column; more than three; a third column that is not a
-    manythings attribution (`CC-BY ... Attribution: ...`: a tab inside a sentence makes a
-    line look like three columns, and the pair it gives would be wrong); an empty sentence."""
-    if not isinstance(text, str):
-        raise TypeError(f"parse_pairs takes the file's text as a str, got "
-                        f"{type(text).__name__}: decode it first (s2s.download.read_text)")
-    report = ParseReport()
-    pairs = []
-    for number, line in enumerate(split_lines(text), start=1):
-        report.lines += 1
-        line = line.lstrip("\ufeff")
-        if not line.strip():
-            report.blank.append(number)
-            continue
-        columns = line.split("\t")
-        if len(columns) not in (2, 3):
-            report.malformed.append((number, f"{len(columns)} tab-separated columns, not 2 or 3"))
-            continue
-        if len(columns) == 3 and not ATTRIBUTION.match(columns[2].strip()):
-            report.malformed.append((number, "3 columns but the third is not an attribution "
-                                             "(a tab inside a sentence?)"))
-            continue
-        src, tgt = columns[0].strip(), columns[1].strip()
-        if not src or not tgt:
-            report.malformed.append((number, "an empty sentence"))
-            continue
-        report.three_column += len(columns) == 3
-        pairs.append((src, tgt))
-    report.pairs = len(pairs)
-    return pairs, report
-
-
-# ---------------------------------------------------------------------------------------------
-# Tokenisation
-
-_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^ ])([,.!?])")
-_SPACE_THEN_PUNCT = re.compile(r" ([,.!?])")
-# Tabs and the characters that break a line somewhere (str.splitlines' separators): inside a
-# sentence they are spaces, so no token holds a newline. Other spaces (thin, ideographic)
-# are kept as d2l keeps them; the real corpora hold none of these.
-_BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c\x1d\x1e\x85\u2028\u2029]")
-
-
-def _spaces(sentence: str) -> str:
-    """Non-breaking spaces, tabs and line breaks become plain spaces."""
-    if not isinstance(sentence, str):
-        raise TypeError(f"a sentence must be a str, got {type(sentence).__name__} "
-                        f"({sentence!r:.60}): tokenizers take one sentence of text")
-    return _BREAKS.sub(" ", sentence.replace("\u202f", " ").replace("\xa0", " "))
-
-
-def normalize(sentence: str) -> str:
-    """d2l's normalisation: non-breaking spaces become spaces, lower-case, and a space before
-    each of `, . ! ?` that does not already follow one (d2l's `MTFraEng._preprocess`).
-    Tabs and line breaks become spaces too (a token never holds a newline)."""
-    return _SPACE_BEFORE_PUNCT.sub(r" \1", _spaces(sentence).lower())
-
-
-def tokenize_words(sentence: str) -> Tokens:
-    """Word tokens, exactly as d2l 1.0.3 makes them (without its appended `<eos>`)."""
-    return [t for t in normalize(sentence).split(" ") if t]
-
-
-def tokenize_chars(sentence: str) -> Tokens:
-    """Character tokens (the Keras character-level seed): every character, spaces included,
-    case kept; non-breaking spaces, tabs and line breaks become plain spaces."""
-    return list(_spaces(sentence))
-
-
-def tokenize_zh(sentence: str) -> Tokens:
-    """Chinese as characters: every character except whitespace."""
-    return [c for c in _spaces(sentence) if not c.isspace()]
-
-
-TOKENIZERS: dict[str, Callable[[str], Tokens]] = {
-    "word": tokenize_words, "char": tokenize_chars, "zh": tokenize_zh,
-}
-
-
-def detokenize(tokens: Sequence[str], kind: str = "word") -> str:
-    """Tokens back to text. For words: join with spaces and undo the space `normalize` put
-    before `, . ! ?` (so BLEU sees ordinary text). Case is not restored."""
-    _check_tokens("detokenize", tokens)
-    if kind == "word":
-        return _SPACE_THEN_PUNCT.sub(r"\1", " ".join(tokens))
-    if kind in ("char", "zh"):
-        return "".join(tokens)
-    raise ValueError(f"unknown tokenizer {kind!r}: use one of {', '.join(TOKENIZERS)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Vocabulary
-
-
-def _check_tokens(where: str, tokens: object) -> None:
-    """`tokens` must be a sequence of str (a token list), not one str."""
-    if isinstance(tokens, str):
-        raise TypeError(f"{where} takes a list of tokens, not a str ({tokens!r:.60}): "
-                        "tokenize the sentence first, e.g. tokenize_words(sentence)")
-    if not isinstance(tokens, Sequence):
-        raise TypeError(f"{where} takes a list of tokens, not a {type(tokens).__name__}")
-    for i, token in enumerate(tokens):
-        if not isinstance(token, str):
-            raise TypeError(f"{where}: token {i} is a {type(token).__name__} ({token!r:.40}), "
-                            "not a str: a token list holds strings")
-
-
-class Vocab:
-    """Token <-> id. Specials first at fixed ids, then tokens by frequency (ties: alphabetical).
-
-    Tokens seen fewer than `min_freq` times map to `<unk>`. So does a token that merely
-    spells a special (`<eos>` typed in a sentence): only the code adds the special ids."""
-
-    def __init__(self, tokens: Sequence[str], min_freq: int = 1) -> None:
-        _check_tokens("Vocab", tokens)
-        check_int("min_freq", min_freq, low=1)
-        clash = [t for t in tokens if t in SPECIALS]
-        if clash:
-            raise ValueError(f"special tokens {clash} must not be in the token list")
-        self.itos: list[str] = [*SPECIALS, *tokens]
-        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
-        if len(self.stoi) != len(self.itos):
-            twice = [t for t, n in Counter(tokens).items() if n > 1]
-            raise ValueError(f"tokens {twice[:5]} appear more than once in the token list "
-                             f"({len(self.itos) - len(self.stoi)} duplicates): each token "
-                             "needs exactly one id; remove the repeats (Vocab.build counts "
-                             "tokens for you)")
-        self._ids = {t: i for t, i in self.stoi.items() if i >= len(SPECIALS)}
-        self.min_freq = min_freq
-
-    @classmethod
-    def build(cls, sentences: Sequence[Tokens], min_freq: int = 2) -> Vocab:
-        """A vocabulary of the tokens of `sentences` (token lists) seen >= min_freq times."""
-        check_int("min_freq", min_freq, low=1, hint="1 keeps every token seen")
-        if isinstance(sentences, str):
-            raise TypeError(f"Vocab.build takes a list of token lists, not a str "
-                            f"({sentences!r:.40}): tokenize the sentences first")
-        sentences = sentences if isinstance(sentences, Sequence) else list(sentences)
-        if any(isinstance(sentence, str) for sentence in sentences):
-            i, sentence = next((i, s) for i, s in enumerate(sentences) if isinstance(s, str))
-            raise TypeError(f"Vocab.build: sentence {i} is a str ({sentence!r:.40}), not a "
-                            "token list: tokenize the sentences first")
-        counts = Counter(t for s in sentences for t in s if t not in SPECIALS)
-        kept = [t for t, n in counts.items() if n >= min_freq]
-        kept.sort(key=lambda t: (-counts[t], t))
-        return cls(kept, min_freq)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, token: str) -> bool:
-        return token in self.stoi
-
-    def encode(self, tokens: Sequence[str]) -> list[int]:
-        """Token list -> ids; unknown tokens (and text that spells a special) -> `<unk>`."""
-        _check_tokens("Vocab.encode", tokens)
-        return [self._ids.get(t, UNK) for t in tokens]
-
-    def decode(self, ids: Sequence[int] | Tensor) -> Tokens:
-        """Ids to tokens, stopping at the first `<eos>` and skipping `<pad>` and `<bos>`."""
-        if isinstance(ids, Tensor):
-            if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-                raise TypeError(f"Vocab.decode takes integer ids, got a {ids.dtype} tensor")
-            if ids.dim() != 1:
-                raise ValueError(f"Vocab.decode takes one sentence of ids (a 1-D tensor), got "
-                                 f"shape {tuple(ids.shape)}: decode each row")
-            ids = ids.tolist()
-        elif isinstance(ids, str) or not isinstance(ids, Sequence):
-            raise TypeError(f"Vocab.decode takes a list of integer ids, not a "
-                            f"{type(ids).__name__}")
-        out = []
-        for position, i in enumerate(ids):
-            if not isinstance(i, Integral) or isinstance(i, bool):
-                raise TypeError(f"Vocab.decode: id {i!r} at position {position} is a "
-                                f"{type(i).__name__}, not an integer")
-            if not 0 <= i < len(self.itos):
-                raise ValueError(f"Vocab.decode: id {i} at position {position} is outside this "
-                                 f"vocabulary (ids 0..{len(self.itos) - 1}): were the ids made "
-                                 "with another vocabulary?")
-            if i == EOS:
-                break
-            if i not in (PAD, BOS):
-                out.append(self.itos[i])
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps({"specials": list(SPECIALS), "min_freq": self.min_freq,
-                           "tokens": self.itos[len(SPECIALS):]}, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> Vocab:
-        try:
-            data = json.loads(text)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"not a vocabulary's JSON ({err}): pass the text Vocab.to_json "
-                             "wrote, or use Vocab.load(path)") from err
-        if not isinstance(data, dict) or "tokens" not in data:
-            raise ValueError("not a vocabulary's JSON: expected an object with 'specials', "
-                             f"'min_freq' and 'tokens', got {str(data)[:60]!r}")
-        if data.get("specials") != list(SPECIALS):
-            raise ValueError(f"vocabulary specials {data.get('specials')} differ from the "
-                             f"course's fixed {list(SPECIALS)}")
-        return cls(data["tokens"], data.get("min_freq", 1))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json(), encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> Vocab:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and self.itos == other.itos
-
-    def __repr__(self) -> str:
-        return f"Vocab({len(self)} tokens, min_freq={self.min_freq})"
-
 
 # ---------------------------------------------------------------------------------------------
 # Splits

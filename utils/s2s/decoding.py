@@ -26,8 +26,10 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from s2s.checks import check_int, check_real
-from s2s.data import BOS, EOS, PAD, TOKENIZERS, detokenize, source_batch
+from s2s.data import source_batch
 from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
+from s2s.text import TOKENIZERS, detokenize
+from s2s.vocab import BOS, EOS, PAD
 
 
 def never_generate(logits: Tensor) -> Tensor:

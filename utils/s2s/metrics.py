@@ -91,7 +91,7 @@ def bleu_by_length(judged: Judged, edges: Sequence[int]) -> list[tuple[str, int,
     """Corpus BLEU of the sentences whose source has lengths in each bucket [edges[i],
     edges[i+1]) words (punctuation counts as a word, as in the data). Returns
     (label, number of sentences, BLEU) per non-empty bucket."""
-    from s2s.data import tokenize_words
+    from s2s.text import tokenize_words
 
     lengths = [len(tokenize_words(s)) for s in judged.sources]
     out = []
@@ -109,8 +109,8 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
     """Translate the distinct sources of a held-out split (greedy, or beam search with
     `beam_size=...` and `length_penalty=...`, see `s2s.translate`) and score them against all
     their references with sacrebleu (detokenised, lower-cased as the data is)."""
-    from s2s.data import detokenize
     from s2s.decoding import translate
+    from s2s.text import detokenize
     from s2s.train import _refuse_other_data
 
     _refuse_other_data(model, data, "judge")

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from torch import Tensor
 
-from s2s.train import History
+from s2s.checkpoints import History
 
 
 def loss_curves(histories: dict[str, History], ax: Axes | None = None) -> Axes:

@@ -1,4 +1,4 @@
-"""Training: the masked loss, a readable loop, checkpoints.
+"""Training: the masked loss, a readable loop.
 
 `fit` is the loop a learner can read top to bottom: for each batch, run the model with teacher
 forcing (or feed back its own predictions for a fraction of the steps), compute the loss over
@@ -6,8 +6,10 @@ real target tokens only, clip the gradient, step Adam. Every `eval_every` steps 
 validation loss, keeps the best weights, stops early when validation stops improving, and
 writes a checkpoint that `load_checkpoint` reads back and `fit(..., resume=True)` continues.
 
-The models the chapters share (configs at a profile's sizes, the trained-once cache) are in
-`s2s.zoo`.
+The checkpoint files and the `History` a run records are in `s2s.checkpoints`, the live loss
+plot a notebook shows during training in `s2s.progress`; their names can be imported from here
+too. The models the chapters share (configs at a profile's sizes, the trained-once cache) are
+in `s2s.zoo`.
 """
 
 from __future__ import annotations
@@ -16,19 +18,38 @@ import copy
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from s2s.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    History,
+    _read,
+    _refuse_mismatch,
+    _write,
+    load_checkpoint,
+    load_history,
+    save_checkpoint,
+)
 from s2s.checks import check_bool, check_int, check_real
-from s2s.data import PAD, TranslationData, Vocab
-from s2s.models import ModelConfig, Seq2Seq, build_model
+from s2s.data import TranslationData
+from s2s.models import Seq2Seq
+from s2s.progress import PROGRESS_METADATA, LivePlot, in_notebook
 from s2s.runtime import in_ci
+from s2s.vocab import PAD
 
-CHECKPOINT_FORMAT = 1
+__all__ = [
+    # s2s.checkpoints and s2s.progress, re-exported
+    "CHECKPOINT_FORMAT", "CheckpointError", "History", "LivePlot", "PROGRESS_METADATA",
+    "load_checkpoint", "load_history", "save_checkpoint",
+    # this module
+    "TrainConfig", "evaluate_loss", "feed_back_logits", "fit", "learning_rate", "sequence_loss",
+]
 
 
 def sequence_loss(logits: Tensor, tgt_out: Tensor, *, mask: bool = True,
@@ -121,23 +142,6 @@ _TRAIN_CHECKS = {
 }
 
 
-@dataclass
-class History:
-    step_loss: list[float] = field(default_factory=list)  # training loss of every step
-    val_steps: list[int] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)  # masked, per validation
-    steps: int = 0
-    epochs_started: int = 0
-    seconds: float = 0.0
-    target_tokens: int = 0
-    best_val: float = math.inf
-    stopped: str = ""
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.target_tokens / max(self.seconds, 1e-9)
-
-
 def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch: int) -> float:
     """The learning rate for the next step: `cfg.lr`, then, over the last `cfg.lr_decay` of the
     budget, a straight line down to 0. The budget used so far is the largest of the fractions
@@ -169,60 +173,15 @@ def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
     return total / max(tokens, 1)
 
 
-PROGRESS_METADATA = {"s2s_progress": True}  # marks live snapshots in a notebook's outputs
-
-
-class LivePlot:
-    """A loss plot that redraws in place in a notebook (one display, updated), with the
-    progress of the epoch in its title, and that `close` replaces with a one-line summary:
-    a progress snapshot is not a chapter figure. It is the notebook's progress bar too, so a
-    stored notebook keeps no stale bar (a tqdm widget's text would stay at "0%")."""
-
-    def __init__(self, steps_per_epoch: int, every_seconds: float = 5.0) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.steps_per_epoch = steps_per_epoch
-        self.every_seconds = every_seconds
-        self.drawn_at = time.perf_counter()
-        self.fig, self.ax = plt.subplots(figsize=(6, 3))
-        plt.close(self.fig)  # shown only through the display handle below
-        self.handle = display(self.fig, display_id=True, metadata=PROGRESS_METADATA)
-
-    def close(self, history: History) -> None:
-        from IPython.display import Pretty
-
-        best = f"{history.best_val:.3f}" if history.val_loss else "n/a"
-        self.handle.update(Pretty(f"trained {history.steps:,} steps in "
-                                  f"{history.seconds / 60:.1f} min; best validation loss "
-                                  f"{best} (live plot closed)"))
-
-    def tick(self, history: History, step_in_epoch: int) -> None:
-        """Redraw if `every_seconds` have passed since the last drawing."""
-        if time.perf_counter() - self.drawn_at >= self.every_seconds:
-            self.update(history, step_in_epoch)
-
-    def update(self, history: History, step_in_epoch: int) -> None:
-        self.ax.clear()
-        self.ax.plot(history.step_loss, lw=0.5, alpha=0.6, label="train (per step)")
-        if history.val_loss:
-            self.ax.plot(history.val_steps, history.val_loss, "o-", label="valid")
-        self.ax.set(xlabel="step", ylabel="loss per token", yscale="log",
-                    title=f"epoch {history.epochs_started}: {step_in_epoch:,}/"
-                          f"{self.steps_per_epoch:,} batches · "
-                          f"{history.tokens_per_second:,.0f} target tok/s")
-        self.ax.legend()
-        self.handle.update(self.fig, metadata=PROGRESS_METADATA)
-        self.drawn_at = time.perf_counter()
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+def _refuse_other_data(model: Seq2Seq, data: TranslationData, who: str) -> None:
+    """`who` (fit, judge) needs the model's vocabularies to be the data's: other ids would
+    silently mean other words."""
+    for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
+        if getattr(model, side) != getattr(data, side):
+            raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
+                             "data's (another corpus, max_len, max_pairs or min_freq): build "
+                             "the model from this data's vocabularies, or load the data it "
+                             "was built for")
 
 
 def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
@@ -270,7 +229,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
-    plot = LivePlot(len(loader)) if show and _in_notebook() else None
+    plot = LivePlot(len(loader)) if show and in_notebook() else None
 
     def resume_state(batches_done: int) -> dict:
         """What `resume` needs besides weights, optimizer and history. After a validation
@@ -385,115 +344,3 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     model.load_state_dict(best_state)
     model.eval()
     return history
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def _cpu(state: dict) -> dict:
-    return {k: v.detach().cpu() for k, v in state.items()}
-
-
-def _write(path: str | Path, model: Seq2Seq, best_state: dict,
-           optimizer: torch.optim.Optimizer | None, history: History,
-           last_state: dict | None = None, resume: dict | None = None) -> None:
-    """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
-    run starts a fresh one. `resume`: what exact resume needs (see `fit`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": model.config.to_dict(),
-        "src_vocab": model.src_vocab.to_json(),
-        "tgt_vocab": model.tgt_vocab.to_json(),
-        "model_state": _cpu(best_state),
-        "last_state": _cpu(last_state or model.state_dict()),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "history": asdict(history),
-    }
-    if resume is not None:
-        payload["resume"] = resume
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
-
-
-def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
-    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
-    optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
-    _write(path, model, model.state_dict(), None, history or History())
-
-
-def _refuse_other_data(model: Seq2Seq, data: TranslationData, who: str) -> None:
-    """`who` (fit, judge) needs the model's vocabularies to be the data's: other ids would
-    silently mean other words."""
-    for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
-        if getattr(model, side) != getattr(data, side):
-            raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
-                             "data's (another corpus, max_len, max_pairs or min_freq): build "
-                             "the model from this data's vocabularies, or load the data it "
-                             "was built for")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: truncated, corrupt, or not an s2s checkpoint.
-    The message names the file; the error torch raised is chained (`__cause__`)."""
-
-
-def _read(path: str | Path) -> dict:
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (FileNotFoundError, PermissionError):
-        raise  # their message names the path already
-    except Exception as err:  # torch, zipfile, pickle and OS errors all mean: unreadable
-        raise CheckpointError(
-            f"cannot read the checkpoint {path}: {type(err).__name__}: {str(err)[:200]}. The "
-            "file is truncated or corrupt (an interrupted copy, a full disk?): delete it and "
-            "train again, or restore it from a copy") from err
-    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT}): "
-                              "pass a file written by fit or save_checkpoint")
-    return saved
-
-
-def _refuse_mismatch(saved: dict, config: ModelConfig | None, src_vocab: Vocab | None,
-                     tgt_vocab: Vocab | None, path: str | Path) -> None:
-    if config is not None:
-        stored = saved["model_config"]
-        wanted = config.to_dict()
-        diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
-        if diff:
-            details = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}"
-                                for k, (a, b) in diff.items())
-            raise ValueError(f"checkpoint {path} was trained with another model config "
-                             f"({details}); train a new one or load it without expectations")
-    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
-        if vocab is not None and Vocab.from_json(saved[name]) != vocab:
-            raise ValueError(f"checkpoint {path} has a different {name.replace('_', ' ')}ulary "
-                             "than the data it is used with (other corpus, split, min_freq or "
-                             "max_len): rebuild the data as it was, or retrain")
-
-
-def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
-                    src_vocab: Vocab | None = None, tgt_vocab: Vocab | None = None,
-                    device: torch.device | str = "cpu") -> Seq2Seq:
-    """Rebuild the best model saved at `path` (read with `weights_only=True`).
-
-    Given an expected config or vocabularies, a checkpoint that does not match is refused
-    with an error that says what differs."""
-    saved = _read(path)
-    _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
-    try:
-        model = build_model(ModelConfig.from_dict(saved["model_config"]),
-                            Vocab.from_json(saved["src_vocab"]),
-                            Vocab.from_json(saved["tgt_vocab"]))
-        model.load_state_dict(saved["model_state"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"the checkpoint {path} is damaged: {type(err).__name__}: "
-                              f"{str(err)[:200]}. Delete it and train again") from err
-    return model.to(device).eval()
-
-
-def load_history(path: str | Path) -> History:
-    return History(**_read(path)["history"])

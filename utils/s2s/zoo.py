@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
+from s2s.checkpoints import History, load_checkpoint, load_history
 from s2s.data import TranslationData
 from s2s.models import ModelConfig, Seq2Seq, build_model
 from s2s.profiles import Profile
 from s2s.runtime import seed_everything
-from s2s.train import History, TrainConfig, fit, load_checkpoint, load_history
+from s2s.train import TrainConfig, fit
 
 
 def code_version() -> str:

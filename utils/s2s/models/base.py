@@ -26,7 +26,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from torch import Tensor, nn
 
-from s2s.data import Vocab
+from s2s.vocab import Vocab
 
 State = Any  # an encoder's state: a tensor, a tuple of tensors... each encoder says which
 

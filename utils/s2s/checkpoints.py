@@ -1,0 +1,137 @@
+"""Checkpoints: a training run on disk, and the `History` it records.
+
+A checkpoint holds the best weights, the model's config and vocabularies, the last weights
+and the optimizer state, the `History`, and what an exact resume needs (see `s2s.train.fit`).
+`save_checkpoint` writes a model without an optimizer; `load_checkpoint` rebuilds the best
+model (read with `weights_only=True`), refusing one whose config or vocabularies differ from
+what the caller expects, and `CheckpointError` names a file that cannot be used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from s2s.models import ModelConfig, Seq2Seq, build_model
+from s2s.vocab import Vocab
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class History:
+    """What a run of `fit` records (and returns); every checkpoint stores it."""
+
+    step_loss: list[float] = field(default_factory=list)  # training loss of every step
+    val_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)  # masked, per validation
+    steps: int = 0
+    epochs_started: int = 0
+    seconds: float = 0.0
+    target_tokens: int = 0
+    best_val: float = math.inf
+    stopped: str = ""
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.target_tokens / max(self.seconds, 1e-9)
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def _write(path: str | Path, model: Seq2Seq, best_state: dict,
+           optimizer: torch.optim.Optimizer | None, history: History,
+           last_state: dict | None = None, resume: dict | None = None) -> None:
+    """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
+    run starts a fresh one. `resume`: what exact resume needs (see `fit`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": model.config.to_dict(),
+        "src_vocab": model.src_vocab.to_json(),
+        "tgt_vocab": model.tgt_vocab.to_json(),
+        "model_state": _cpu(best_state),
+        "last_state": _cpu(last_state or model.state_dict()),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "history": asdict(history),
+    }
+    if resume is not None:
+        payload["resume"] = resume
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+
+
+def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
+    """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
+    optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
+    _write(path, model, model.state_dict(), None, history or History())
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: truncated, corrupt, or not an s2s checkpoint.
+    The message names the file; the error torch raised is chained (`__cause__`)."""
+
+
+def _read(path: str | Path) -> dict:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, PermissionError):
+        raise  # their message names the path already
+    except Exception as err:  # torch, zipfile, pickle and OS errors all mean: unreadable
+        raise CheckpointError(
+            f"cannot read the checkpoint {path}: {type(err).__name__}: {str(err)[:200]}. The "
+            "file is truncated or corrupt (an interrupted copy, a full disk?): delete it and "
+            "train again, or restore it from a copy") from err
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT}): "
+                              "pass a file written by fit or save_checkpoint")
+    return saved
+
+
+def _refuse_mismatch(saved: dict, config: ModelConfig | None, src_vocab: Vocab | None,
+                     tgt_vocab: Vocab | None, path: str | Path) -> None:
+    if config is not None:
+        stored = saved["model_config"]
+        wanted = config.to_dict()
+        diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        if diff:
+            details = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}"
+                                for k, (a, b) in diff.items())
+            raise ValueError(f"checkpoint {path} was trained with another model config "
+                             f"({details}); train a new one or load it without expectations")
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if vocab is not None and Vocab.from_json(saved[name]) != vocab:
+            raise ValueError(f"checkpoint {path} has a different {name.replace('_', ' ')}ulary "
+                             "than the data it is used with (other corpus, split, min_freq or "
+                             "max_len): rebuild the data as it was, or retrain")
+
+
+def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
+                    src_vocab: Vocab | None = None, tgt_vocab: Vocab | None = None,
+                    device: torch.device | str = "cpu") -> Seq2Seq:
+    """Rebuild the best model saved at `path` (read with `weights_only=True`).
+
+    Given an expected config or vocabularies, a checkpoint that does not match is refused
+    with an error that says what differs."""
+    saved = _read(path)
+    _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
+    try:
+        model = build_model(ModelConfig.from_dict(saved["model_config"]),
+                            Vocab.from_json(saved["src_vocab"]),
+                            Vocab.from_json(saved["tgt_vocab"]))
+        model.load_state_dict(saved["model_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"the checkpoint {path} is damaged: {type(err).__name__}: "
+                              f"{str(err)[:200]}. Delete it and train again") from err
+    return model.to(device).eval()
+
+
+def load_history(path: str | Path) -> History:
+    return History(**_read(path)["history"])
