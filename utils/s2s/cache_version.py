@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "e99d26677b4e6e6d"
+TRAINING_FINGERPRINT = "10a6ccc08c8283c3"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "checks.py", "data.py", "models", "runtime.py", "train.py",
