@@ -10,6 +10,8 @@ what the caller expects, and `CheckpointError` names a file that cannot be used.
 from __future__ import annotations
 
 import math
+import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,9 +65,15 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict,
     }
     if resume is not None:
         payload["resume"] = resume
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+    # A temporary name of this process's own, in the same folder: two processes (or threads)
+    # writing the same checkpoint never write into, rename or delete each other's file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        torch.save(payload, tmp)
+        tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no stray file
+        raise
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:

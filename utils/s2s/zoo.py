@@ -6,7 +6,7 @@ another notebook happened to leave behind:
 * `profile_config` / `profile_train_config`: a model / training config at a profile's sizes;
 * `cached_model`: train a model once and keep it in the cache folder, keyed by (name, model
   config, data parameters, training config, profile, cache version); later calls, from any
-  chapter, load it;
+  chapter, load it (several processes at once too: one trains, the others wait and load);
 * `attention_model`: chapter 4's best model, which chapter 5 reuses.
 
 The cache version (`s2s.cache_version.CACHE_VERSION`) is raised by hand when a change alters
@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
-from s2s.checkpoints import History, load_checkpoint, load_history
+from s2s.checkpoints import CheckpointError, History, load_checkpoint, load_history
 from s2s.data import TranslationData
 from s2s.models import ModelConfig, Seq2Seq, build_model
 from s2s.profiles import Profile
@@ -57,22 +60,79 @@ def cached_model(name: str, config: ModelConfig, data: TranslationData, cfg: Tra
 
     profile: the profile's name (part of the key). The key is (name, model config, data
     parameters, training config, profile, code version), so a chapter never uses a model
-    trained with other settings. Returns (model with its best weights, its training history)."""
+    trained with other settings. Returns (model with its best weights, its training history).
+
+    Safe to call from several processes at once (two notebooks, a notebook and a benchmark):
+    a file lock per key lets one of them train while the others wait (they say so), then
+    load what it made. A truncated or corrupt cache file is reported and trained again."""
     if isinstance(profile, Profile):
         raise TypeError(f"cached_model takes the profile's name: pass profile={profile.name!r} "
                         "(profile.name), not the Profile")
     path = model_cache_path(name, config, data, cfg, profile)
-    if path.exists():
+    cached = _load_cached(name, path, config, data, device, report=False)  # no lock needed:
+    if cached is not None:  # a finished file is only ever replaced whole (atomic rename)
+        return cached
+    with _cache_lock(name, path):
+        # Another process may have finished (or repaired) the file while this one waited.
+        cached = _load_cached(name, path, config, data, device, report=True)
+        if cached is not None:
+            return cached
+        seed_everything(cfg.seed)
+        model = build_model(config, data.src_vocab, data.tgt_vocab)
+        partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
+        history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
+        partial.replace(path)  # replaces a corrupt file, if there was one
+    return model, history
+
+
+def _load_cached(name: str, path: Path, config: ModelConfig, data: TranslationData,
+                 device: torch.device | str, *,
+                 report: bool) -> tuple[Seq2Seq, History] | None:
+    """The model and history cached at `path`, or None when there is no file or it cannot be
+    read (`report`: then say so, naming the file, before it is trained again)."""
+    if not path.exists():
+        return None
+    try:
         model = load_checkpoint(path, config=config, src_vocab=data.src_vocab,
                                 tgt_vocab=data.tgt_vocab, device=device)
-        print(f"loaded {name} from the cache ({path.name})")
-        return model, load_history(path)
-    seed_everything(cfg.seed)
-    model = build_model(config, data.src_vocab, data.tgt_vocab)
-    partial = path.with_name(path.stem + ".partial.pt")  # never mistaken for a finished model
-    history = fit(model, data, cfg, device=device, checkpoint=partial, progress=progress)
-    partial.replace(path)
+        history = load_history(path)
+    except CheckpointError as err:
+        if report:
+            cause = err.__cause__ if err.__cause__ is not None else err
+            why = " ".join(f"{type(cause).__name__}: {cause}".split())
+            why = why if len(why) <= 100 else why[:99] + "…"
+            print(f"the cached {name} {path} is truncated or corrupt ({why}); training it "
+                  "again to replace it", flush=True)
+        return None
+    print(f"loaded {name} from the cache ({path.name})")
     return model, history
+
+
+def _lock_path(path: Path) -> Path:
+    """The lock file of the cache entry `path` (cache folder/models/X.pt): locks/X.pt.lock."""
+    return path.parent.parent / "locks" / f"{path.name}.lock"
+
+
+@contextmanager
+def _cache_lock(name: str, path: Path) -> Iterator[None]:
+    """Hold the lock of the cache entry `path` (its file is in the cache folder's locks/, so
+    models/ holds only models); say so when another process holds it and this one waits.
+
+    The lock is the operating system's (flock): it is released when its process ends,
+    even by a crash or a kill, so a dead process never blocks the cache."""
+    lock_path = _lock_path(path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process that is training {name} ({path.name}); this one "
+              "will load it from the cache when it is done", flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def profile_config(kind: str, profile: Profile, data: TranslationData,
