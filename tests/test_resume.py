@@ -149,3 +149,25 @@ def test_fit_refuses_data_with_other_vocabularies_and_empty_splits():
                             data.src_vocab, data.tgt_vocab, data.tokenizers)
     with pytest.raises(ValueError, match="the train split is empty"):
         fit(model_with_dropout(data), empty, config(), progress=False)
+
+
+@pytest.mark.parametrize("device, error, phrase", [
+    ("gpu", ValueError, "fit(device=...)='gpu' is not a device name"),
+    ("cuda:7", RuntimeError, "fit(device=...)='cuda:7' asks for"),
+])
+def test_fit_refuses_a_device_the_machine_lacks(device, error, phrase):
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a GPU 7")
+    data = tiny_data()
+    with pytest.raises(error) as info:
+        fit(model_with_dropout(data), data, config(), device=device, progress=False)
+    assert phrase in str(info.value) and "device='cpu'" in str(info.value)
+
+
+def test_load_checkpoint_refuses_a_device_the_machine_lacks(tmp_path):
+    from s2s.train import load_checkpoint, save_checkpoint
+
+    data = tiny_data()
+    save_checkpoint(tmp_path / "m.pt", model_with_dropout(data))
+    with pytest.raises(ValueError, match=r"load_checkpoint\(device=...\)='tpu'"):
+        load_checkpoint(tmp_path / "m.pt", device="tpu")

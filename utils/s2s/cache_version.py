@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "d6d76d3a72a772c0"
+TRAINING_FINGERPRINT = "70aca8d0f4dfec9a"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "models",

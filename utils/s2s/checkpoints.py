@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from s2s.models import ModelConfig, Seq2Seq, build_model
+from s2s.runtime import check_device
 from s2s.vocab import Vocab
 
 CHECKPOINT_FORMAT = 1
@@ -128,6 +129,7 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
     Given an expected config or vocabularies, a checkpoint that does not match is refused
     with an error that says what differs."""
+    device = check_device(device, "load_checkpoint(device=...)")
     saved = _read(path)
     _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
     try:

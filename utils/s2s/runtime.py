@@ -26,11 +26,18 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def _available(name: str, where: str) -> torch.device:
+def check_device(device: torch.device | str, where: str) -> torch.device:
+    """`device` (an argument called `where`, e.g. "fit(device=...)") as a torch.device that
+    this machine has; an error naming the argument otherwise."""
+    return _available(str(device), where,
+                      fix="pass device='cpu', or s2s.get_device() to choose automatically")
+
+
+def _available(name: str, where: str, fix: str | None = None) -> torch.device:
     """torch.device(name), checked against the machine: CUDA or MPS asked for but absent is
     an error now rather than a failure deep inside the first training step."""
-    fix = ("unset S2S_DEVICE to choose automatically, or set S2S_DEVICE=cpu" if
-           where == "S2S_DEVICE" else "pass prefer=None to choose automatically, or 'cpu'")
+    fix = fix or ("unset S2S_DEVICE to choose automatically, or set S2S_DEVICE=cpu" if
+                  where == "S2S_DEVICE" else "pass prefer=None to choose automatically, or 'cpu'")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError) as err:

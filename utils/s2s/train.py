@@ -40,7 +40,7 @@ from s2s.checks import check_bool, check_int, check_real
 from s2s.data import TranslationData
 from s2s.models import Seq2Seq
 from s2s.progress import PROGRESS_METADATA, LivePlot, in_notebook
-from s2s.runtime import in_ci
+from s2s.runtime import check_device, in_ci
 from s2s.vocab import PAD
 
 __all__ = [
@@ -199,7 +199,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     At the end the model holds the best validation weights."""
     from tqdm import tqdm
 
-    device = torch.device(device)
+    device = check_device(device, "fit(device=...)")
     quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
     show = not quiet if progress is None else progress
     _refuse_other_data(model, data, "fit")
