@@ -10,14 +10,25 @@
 # of a batch is padding.
 #
 # **In this chapter you will learn**
-# 1. how the corpus is fetched and verified by checksum, and how it is parsed;
-# 2. word-level and character-level tokenisation, and why our word tokens match d2l's;
-# 3. vocabularies with fixed special ids, `min_freq` and `<unk>`;
-# 4. why the split must be made **by source sentence**, measured on the real corpus;
-# 5. padding, lengths and masks, and how length bucketing removes most of the padding.
+# 1. how the corpus is fetched, verified by checksum and parsed, with nothing dropped silently;
+# 2. word-level and character-level tokens, and vocabularies with fixed special ids,
+#    `min_freq` and `<unk>`;
+# 3. why the split must be made **by source sentence**, measured on the real corpus;
+# 4. padding, lengths and masks, and how length bucketing removes most of the padding.
+#
+# **Prerequisites**
+# - chapter 1: the shapes of a batch (`src (B, S)`, `src_len (B,)`, `tgt_in` and `tgt_out`
+#   `(B, T)`) and the special tokens `<pad>`, `<unk>`, `<bos>`, `<eos>`;
+# - Python lists, dictionaries and `collections.Counter`;
+# - PyTorch tensors, comparisons that give boolean tensors (`ids != 0`), and what a
+#   `DataLoader` does (it hands out batches); how ours builds them is section 2.5.
 #
 # *The sentences shown in this chapter are from Tatoeba (tatoeba.org) via
 # manythings.org/anki, licensed CC-BY 2.0 France.*
+
+# %% [markdown]
+# The next cell only does something on Colab: it installs the course's small `s2s` package
+# (Colab's own PyTorch is kept). On your machine, `make lab` has already installed it.
 
 # %%
 import subprocess
@@ -29,6 +40,12 @@ if "google.colab" in sys.modules:
          "s2s-course @ git+https://github.com/s2s-course/seq2seq"],
         check=True,
     )
+
+# %% [markdown]
+# As in every chapter, `s2s.setup()` picks the run profile and the device and seeds the random
+# generators. In this chapter the profile changes little: the corpus statistics below are
+# computed on the whole corpus whatever the profile, and only the vocabularies' `min_freq` and
+# the final `load_translation` call (section 2.6) follow the profile.
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,22 +61,40 @@ profile, device = s2s.setup()
 # `s2s.download.fetch` knows each release of the corpus by its checksum. It looks first in a
 # mirror folder (`S2S_DATA_DIR`; the course's CI points it at an offline copy), then in the
 # download cache, and only then downloads — through pooch, which writes to a temporary file and
-# keeps it only if its checksum matches. A file that fails the check is refused with a message
-# that says what to do; it is never used "because it was there".
+# keeps it only if its checksum matches. A mirror file that matches no known release is
+# refused with a message that says what to do; it is never used "because it was there".
+#
+# Which release you get matters. The outputs stored in this chapter come from the mirrored
+# release of 2017-09-29. manythings.org replaces its file with each new release, so that one
+# can only come from a mirror; without one, `fetch` downloads the first known release that
+# still has a stable address — for English–French, d2l's copy (`fra-eng-d2l`), a different
+# file. The first line printed below names the release you got; if it is not the one stored
+# here, your counts will differ from the text's.
 
 # %%
-from s2s.download import RELEASES, fetch, read_text
+from s2s.download import DATASETS, fetch, read_text
 
 path, release = fetch("fra-eng")
 print("file:   ", path.name)
 print("release:", release.name, "—", release.note)
 print("hash:   ", release.known_hash)
-print("other known releases:", [r for r in RELEASES if r != release.name])
+print("other known releases of fra-eng:", [r for r in DATASETS["fra-eng"] if r != release.name])
 
 # %% [markdown]
-# The archive holds one text file with one pair per line, `English<TAB>French` (newer releases
-# add a third column with attribution). We read it in memory — no extraction to disk, and an
-# archive with a `../` path inside is refused.
+# What is in the archive?
+
+# %%
+import zipfile
+
+with zipfile.ZipFile(path) as archive:
+    for member in archive.infolist():
+        print(f"{member.filename:12} {member.file_size:12,} bytes")
+
+# %% [markdown]
+# A note on the source (`_about.txt`) and the sentences, `fra.txt`, with one pair per line,
+# `English<TAB>French` (newer releases add a third column with attribution). `read_text`
+# reads the sentence file in memory — no extraction to disk, and an archive with a `../` path
+# inside is refused.
 
 # %%
 text = read_text(path, release)
@@ -80,9 +115,11 @@ print(report)
 # %% [markdown]
 # ## 2.2 Tokenisation
 #
-# At word level we follow d2l exactly (a unit test checks every line of the corpus against
-# d2l 1.0.3's own code): replace non-breaking spaces, lower-case, and put a space before
-# `, . ! ?` so punctuation becomes its own token. `detokenize` reverses the spacing, so that BLEU
+# At word level we follow d2l exactly: replace non-breaking spaces, lower-case, and put a
+# space before `, . ! ?` so punctuation becomes its own token. (The unit test
+# `tests/test_data.py::test_word_tokens_equal_d2l_on_every_line_of_the_real_corpus` compares
+# our tokens with those of d2l 1.0.3's own code on every line of the corpus; run it with
+# `python -m pytest tests/test_data.py -k d2l`.) `detokenize` reverses the spacing, so that BLEU
 # in chapter 3 is computed on ordinary text.
 
 # %%
@@ -96,7 +133,7 @@ for sentence in ["Go.", "Cours\u202f!", "I'm cold, aren't you?", "J'ai froid."]:
 # %% [markdown]
 # At character level (the design of the Keras character-level seq2seq example) every character
 # is a token, case and spaces included; Chinese, which has no spaces between words, is
-# tokenised as characters too (a later chapter uses the English–Mandarin corpus).
+# tokenised as characters too (the English–Mandarin corpus is for a planned later chapter).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -116,6 +153,10 @@ for limit in (8, 12, 16):
     kept = ((en_lens <= limit) & (fr_lens <= limit)).float().mean()
     print(f"pairs with <= {limit} tokens per side: {kept:.1%}")
 
+# %% [markdown]
+# The same lengths as a histogram, English and French side by side (the last bin counts every
+# sentence of 30 tokens or more):
+
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
 bins = torch.arange(0.5, 31.5, 1.0)
@@ -126,9 +167,17 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Most sentences are short; the long tail is rare. The models of chapters 3–5 train on pairs
-# of at most `profile.max_len` tokens per side (12 for the `cpu` profile), which keeps the vast
-# majority of the corpus.
+# Most sentences are short: the median is 7 tokens on both sides, and the long tail (up to
+# the maximum printed above) holds few pairs. The models of chapters 3–5 train on pairs of at
+# most `profile.max_len` tokens per side; each profile also sets `min_freq`, used in the next
+# section. The next cell prints both settings for every profile, and the share of the corpus
+# that each `max_len` keeps.
+
+# %%
+print(f"{'profile':9}{'max_len':>8}{'min_freq':>9}{'pairs kept':>12}")
+for name, p in s2s.PROFILES.items():
+    kept = ((en_lens <= p.max_len) & (fr_lens <= p.max_len)).float().mean()
+    print(f"{name:9}{p.max_len:8}{p.min_freq:9}{kept:12.1%}")
 
 # %% [markdown]
 # ## 2.3 Vocabularies
@@ -148,7 +197,12 @@ print(toy.decode([2, 4, 5, 3, 0, 0]), "<- decoding stops at <eos>, skips <bos>/<
 
 # %% [markdown]
 # Word and character vocabularies trade size against length. We build both from the French
-# side and measure how many tokens of *other* sentences they cannot represent (`<unk>`):
+# side of every other pair (the even-numbered ones) and measure, on the odd-numbered pairs,
+# how many tokens they cannot represent (`<unk>`) and how long a sentence is in tokens. This
+# interleaved split is the kind §2.4 warns against for judging models — some French
+# sentences occur in both halves — but for counting how much of a text a vocabulary covers
+# it is good enough; the overlap makes the `<unk>` rates a little lower than on truly new
+# sentences:
 
 # %%
 train_fr, other_fr = [fr for _, fr in word_pairs[::2]], [fr for _, fr in word_pairs[1::2]]
@@ -169,12 +223,24 @@ for min_freq in (1, 2, 5):
 v = Vocab.build(train_chars, 1)
 print(f"{'characters':24}{len(v):8,}{unk_rate(v, other_chars):12.2%}"
       f"{sum(map(len, other_chars)) / len(other_chars):13.1f}")
+ratio = sum(map(len, other_chars)) / sum(map(len, other_fr))
+print(f"a sentence is {ratio:.1f} times as many characters as words")
 
 # %% [markdown]
-# Words: tens of thousands of ids, a few percent unknown, short sequences. Characters: about a
-# hundred ids, almost nothing unknown, sequences four to five times longer — which is harder
-# for an RNN to carry across (chapter 1's bottleneck). The course uses words; each profile sets
-# `min_freq` (5 for `cpu`, where a smaller output layer trains faster; 2 otherwise).
+# The table shows the trade. Word vocabularies have thousands of ids — more than 21,000 with
+# `min_freq=1`, fewer than 6,000 with `min_freq=5` — and the rarer words they drop come back
+# as `<unk>`: the higher `min_freq`, the more `<unk>` in the other half. The character
+# vocabulary has 112 ids and leaves almost no character of the other half of the corpus
+# unknown (the rate rounds to 0.00%), but its sequences are several times longer (the last
+# line gives the factor).
+#
+# Longer sequences mean more recurrent steps per sentence, and — after chapter 1 — more to
+# carry through a fixed-size state. Whether that makes a character model worse or better at
+# translation is an empirical question this chapter does not answer; a planned chapter on
+# character-level models (not yet part of the course) is to compare them with word-level ones
+# at equal training time. The course uses words, with the `min_freq` of the profile table
+# above (a higher value gives a smaller vocabulary, and so a smaller output layer, at the
+# price of more `<unk>`).
 
 # %% [markdown]
 # ## 2.4 A split that does not leak
@@ -211,9 +277,11 @@ print(f"split by source: {our_leak:.1%} of {len(splits.test):,} test pairs")
 s2s.check(our_leak == 0.0 and naive_leak > 0, "the source split leaks nothing; the naive one does")
 
 # %% [markdown]
-# A leak of that size would inflate every BLEU score in this course. The by-source split also
-# gives each test sentence **all** its references, which multi-reference BLEU uses in
-# chapter 3:
+# With the naive split, about half of the "test" pairs have an English sentence the model has
+# already been trained on (with another translation): a score on them would partly measure
+# memory, not translation. The by-source split leaks nothing. It also gives each test
+# sentence **all** its references, which multi-reference BLEU uses in chapter 3; here is the
+# test sentence with the most references (the first five):
 
 # %%
 from s2s.data import group_references
@@ -248,16 +316,43 @@ print("tgt_in[0]: ", tgt_vocab.decode(tgt_in[0]), "(decode drops <bos>, <pad>)")
 print("tgt_out[1]:", tgt_vocab.decode(tgt_out[1]), "then id", tgt_out[1, -1].item(), "= <eos>")
 
 # %% [markdown]
-# How much of a batch is padding? With batches drawn at random from the training split, short
-# and long sentences share a batch and the short ones are padded to the longest. The
-# `BucketBatchSampler` shuffles, then sorts by length and cuts consecutive items into batches
-# (whose order is shuffled again), so a batch holds sentences of nearly equal length. We measure
-# the fraction of token slots that hold real tokens, over one epoch of the full training split:
+# The mask printed above is the whole story of padding in two rows: `1` where a real token
+# sits, `0` where `<pad>` fills the rectangle. How much of a batch is padding depends on which
+# sentences share it. With batches drawn at random from the training split, short and long
+# sentences meet, and the short ones are padded to the longest. The `BucketBatchSampler`
+# instead shuffles the training items, sorts them by length, cuts consecutive items into
+# batches, and shuffles the order of those batches, so that each batch holds sentences of
+# nearly equal length while the epoch still visits lengths in a random order.
+#
+# The picture below, drawn by `s2s.diagrams.batches.padded_batches`, shows the source side of
+# a real batch of four training sentences of each kind: the first batch that a random loader
+# and a bucketed loader hand out. Every grey box is a token (each sentence ends with the
+# `<eos>` that `PairDataset` appends), every dashed white box is a `<pad>` slot, and under each
+# batch is its mask, `1` for a token and `0` for padding. The panel titles count the slots.
 
 # %%
 from s2s.data import make_loader, padding_efficiency
+from s2s.diagrams.batches import padded_batches
 
 train_set = PairDataset(splits.train, src_vocab, tgt_vocab)
+
+
+def first_batch(bucket: bool, size: int = 4) -> list[list[str]]:
+    """The source side of a loader's first batch, as tokens without the padding."""
+    batch_src = next(iter(make_loader(train_set, size, bucket=bucket)))[0]  # (size, S)
+    return [[src_vocab.itos[i] for i in row if i != PAD] for row in batch_src.tolist()]
+
+
+padded_batches({"random batch": first_batch(False), "bucketed batch": first_batch(True)})
+plt.show()
+
+# %% [markdown]
+# In the random batch, one long sentence sets the width and the others are padded up to it; in
+# the bucketed batch, the sentences have (nearly) the same length and there is little or no
+# padding. Four sentences are an anecdote, so we measure the fraction of token slots that hold
+# real tokens over one epoch of the full training split, with batches of 128:
+
+# %%
 plain = padding_efficiency(make_loader(train_set, 128, bucket=False))
 bucketed = padding_efficiency(make_loader(train_set, 128, bucket=True))
 print(f"{'batches':12}{'source':>10}{'target':>10}{'all':>10}")
@@ -266,20 +361,32 @@ for name, eff in [("random", plain), ("bucketed", bucketed)]:
 s2s.check(bucketed["src"] >= 0.85 and bucketed["tgt"] >= 0.85,
           "bucketing fills at least 85% of source and target slots with real tokens")
 
+# %% [markdown]
+# The same view for batches of 32 sentences, drawn as an image: one row per sentence, one
+# column per position, black where `src != PAD` (a real token) and white where it is padding.
+# The image is pinned to `vmin=0, vmax=1`, so that a real token is black and padding is white
+# in both panels, even in one with no padding at all (by default `imshow` spreads the colour
+# map over the values present in each image, and an image whose values are all `True` would
+# be drawn in the colour of the lowest value, white).
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
 for ax, loader, title in [(axes[0], make_loader(train_set, 32, bucket=False), "random batch"),
                           (axes[1], make_loader(train_set, 32, bucket=True), "bucketed batch")]:
     batch_src = next(iter(loader))[0]
-    ax.imshow((batch_src != PAD).numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    ax.imshow((batch_src != PAD).numpy(), aspect="auto", cmap="Greys", interpolation="nearest",
+              vmin=0, vmax=1)
     ax.set(title=f"{title}: {tuple(batch_src.shape)}", xlabel="position", ylabel="sentence")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Black is a real token, white is padding: in a random batch, the longest sentence sets the
-# width for all. Every pad slot still costs compute in an RNN, so bucketing is a free speed-up
-# (chapter 3's loss also ignores the pad slots, so they do not distort training).
+# In the random batch, the longest sentence sets the width for all and white fills the rest;
+# the bucketed batch here is entirely black: its 32 sentences have the same length, so it has
+# no padding at all. An RNN computes over every slot of the rectangle, padding included, so
+# with random batches more than half of that work goes into padding (the table above), and
+# with bucketed batches almost none. Chapter 3's loss also ignores the pad slots, so that what
+# padding is left does not enter the gradient.
 
 # %% [markdown]
 # ## 2.6 The library call
@@ -364,6 +471,8 @@ assert not batch_order_changes(BucketBatchSampler([(1, 1)] * 10, 64, shuffle=Fal
 
 # %% [markdown]
 # *Why:* with a fixed order, every epoch shows the model the same batches in the same order —
-# all the shortest sentences first, then longer ones — and stochastic gradient descent learns
-# worse from such a curriculum it did not ask for. Shuffling before sorting changes which
-# equal-length sentences share a batch; shuffling the batches mixes lengths across steps.
+# all the shortest sentences first, then longer ones. Stochastic gradient descent assumes that
+# each batch is a random sample of the data; a fixed, length-sorted order breaks that
+# assumption and imposes a curriculum nobody chose (how much that hurts is an experiment you
+# can run with chapter 3's trainer). Shuffling before sorting changes which equal-length
+# sentences share a batch; shuffling the batches mixes lengths across steps.

@@ -10,12 +10,26 @@ import sys
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from course import ROOT, book_problems, chapters, load_book, pair_problems
+from course import (
+    LONG_CELL_TAG,
+    MAX_CODE_LINES,
+    MIN_PROSE_SHARE,
+    ROOT,
+    book_problems,
+    chapters,
+    figures,
+    load_book,
+    long_code_cells,
+    pair_problems,
+    progress_snapshots,
+    prose_share,
+)
 
 PY = sys.executable
 
@@ -156,3 +170,62 @@ def test_readme_and_notebooks_point_at_the_repository():
         assert _colab_url(chapter.file) in source, f"{chapter.file}: Colab badge"
         assert f"s2s-course @ git+{repository}" in source, f"{chapter.file}: Colab install cell"
         assert "%pip" not in source, "call pip through subprocess (STYLE.md §3)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The shape of every chapter: half prose at least, short code cells, a real figure
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def _image_output(metadata: dict | None = None) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                                  metadata=metadata or {})
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.file)
+def test_every_chapter_is_at_least_half_prose(chapter):
+    share = prose_share(nbformat.read(chapter.notebook(), as_version=4))
+    assert share >= MIN_PROSE_SHARE, (
+        f"{chapter.file}: prose is {share:.1%} of the characters, below {MIN_PROSE_SHARE:.0%}: "
+        "explain more before each cell, or move code into the library")
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.file)
+def test_every_chapter_has_a_figure_that_is_not_a_progress_plot(chapter):
+    nb = nbformat.read(chapter.notebook(), as_version=4)
+    assert figures(nb), f"{chapter.file}: no figure other than training-progress snapshots"
+    assert progress_snapshots(nb) == [], (
+        f"{chapter.file}: cells {progress_snapshots(nb)} still show a live progress plot")
+    widgets = [i for i, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    assert widgets == [], (f"{chapter.file}: cells {widgets} store a widget (a progress bar "
+                           "frozen at its first state, since the widget's state is not saved)")
+
+
+@pytest.mark.parametrize("chapter", chapters(), ids=lambda c: c.file)
+def test_code_cells_are_short_unless_tagged(chapter):
+    long = long_code_cells(nbformat.read(chapter.notebook(), as_version=4))
+    assert long == [], (f"{chapter.file}: code cells (index, lines) {long} exceed "
+                        f"{MAX_CODE_LINES} lines: split them, or tag one '{LONG_CELL_TAG}' and "
+                        "say why in the markdown above it")
+
+
+def test_shape_checks_fail_on_bad_notebooks():
+    code_only = _notebook(nbformat.v4.new_code_cell("x = 1\n" * 25))
+    assert prose_share(code_only) == 0.0
+    assert long_code_cells(code_only) == [(0, 25)]
+    code_only.cells[0].metadata["tags"] = [LONG_CELL_TAG]
+    assert long_code_cells(code_only) == []
+    half = _notebook(nbformat.v4.new_markdown_cell("ab"), nbformat.v4.new_code_cell("cd"))
+    assert prose_share(half) == 0.5
+    progress = nbformat.v4.new_code_cell("fit(...)")
+    progress.outputs = [_image_output({"s2s_progress": True})]
+    figure = nbformat.v4.new_code_cell("plt.show()")
+    figure.outputs = [_image_output()]
+    assert figures(_notebook(progress)) == [] and progress_snapshots(_notebook(progress)) == [0]
+    assert figures(_notebook(progress, figure)) == [1]
