@@ -4,7 +4,8 @@
 # # 3. An RNN encoder–decoder, trained for real
 #
 # Chapter 1 built the interface on a toy; chapter 2 built the data. Here we put them together:
-# a multi-layer GRU (then LSTM) encoder–decoder trained on the English→French corpus, judged on
+# a GRU (then LSTM) encoder–decoder — one layer at the `cpu` profile, two at `gpu` — trained on
+# the English→French corpus, judged on
 # **held-out** sentences with standard BLEU.
 #
 # **In this chapter you will learn**
@@ -60,7 +61,7 @@ print("src", tuple(src.shape), "src_len", src_len.tolist(), "tgt_in", tuple(tgt_
 # %% [markdown]
 # That is a batch of four pairs in random order, so their lengths differ and the shorter ones
 # are padded. Training does not see such batches by default: `fit` asks for length-bucketed
-# ones (chapter 2), which hold sentences of the same length. How much of a training batch is
+# ones (chapter 2), which hold sentences of similar lengths. How much of a training batch is
 # padding either way? `padding_efficiency` counts the real tokens over a whole epoch:
 
 # %%
@@ -320,9 +321,9 @@ print(result.examples(3))
 # %% [markdown]
 # ## 3.7 Without the mask, measured
 #
-# With bucketed batches only a sliver of the target slots is padding (first cell of this
-# chapter), so the two losses would differ on almost nothing — an experiment there could not
-# show an effect even if one existed. We give the mask something to do: **plain shuffled
+# With bucketed batches only a sliver of the target slots is padding (§3.1), so the two
+# losses would differ on almost nothing — an experiment there could not show an effect even
+# if one existed. We give the mask something to do: **plain shuffled
 # batches**, where a large share of the slots is padding. Two arms, identical except for the
 # loss — same model, same batches, same steps — and three seeds each (a seed sets the initial
 # weights and the batch order), because a difference smaller than the seed-to-seed spread is

@@ -211,14 +211,16 @@ s2s.check(torch.allclose(parallel, torch.stack(steps, 1), atol=1e-5),
 # context), Bahdanau, and Luong without input feeding. The only difference is the decoder's
 # access to the encoder outputs — plus the parameters attention itself needs, which we count.
 #
-# Which score? Luong's paper offers three; we chose the additive (*concat*) score on the
-# **valid** split with `python benchmarks/attention_scores.py --steps 600` (Luong decoder at
-# the `cpu` profile's size, 600 steps per score, seed 0; run on the course's 2-core CPU
+# Which score? Luong's paper offers three (dot, general, concat). We compared the two with
+# parameters — `general` and the additive score (`additive`, Bahdanau's form, which is close
+# to Luong's concat) — and chose the additive one on the **valid** split with
+# `python benchmarks/attention_scores.py --steps 600` (Luong decoder at the `cpu` profile's
+# size, 600 steps per score, seed 0; run on the course's 2-core CPU
 # machine, 2026-11-24): valid BLEU 20.58 for the additive score against 7.82 for `general`,
 # validation loss 1.84 against 2.60. The unscaled `general` score collapsed onto single
 # source positions: the mean entropy of its attention rows was 0.014 nats, against 0.768 for
-# the additive score (0 means all weight on one position). Why it collapses is a question
-# chapter 7 takes up.
+# the additive score (0 means all weight on one position). Why it collapses is left open
+# here; a planned later chapter is to take it up.
 #
 # `cached_model` trains each model once and keeps it, keyed by its settings and the library's
 # cache version (raised whenever a change alters what training produces), so chapter 5 can
@@ -463,8 +465,8 @@ plt.show()
 #
 # ## 4.8 Speed, measured by the benchmark script
 #
-# The throughputs of §4.4 include validation and come from runs that each had the machine to
-# themselves at different moments. To compare the decoders fairly, a benchmark runs them on
+# §4.4 compared quality, not speed: its runs were trained at different moments on a shared
+# machine. To compare the decoders fairly, a benchmark runs them on
 # the same batches, taking turns. These figures are **not** computed by this notebook: they
 # come from one run of `python benchmarks/train_throughput.py --profile cpu` on the course's
 # 2-core CI machine (AMD EPYC, torch 2.13.0+cpu) on 2026-11-24 (medians of 3 rounds; rerun it
@@ -481,7 +483,7 @@ plt.show()
 # | the output layer alone (hidden → vocabulary) | 9,346 |
 #
 # **Luong / Bahdanau: 1.07× for the whole model, 1.21× for the decoders alone.** Why so little,
-# for a decoder that runs "in parallel"? Two reasons, both visible in the table.
+# for a decoder that runs "in parallel"? Two reasons; the table shows the first.
 #
 # * The output layer — a 256 × 7,526 matrix applied to every target token, forward and
 #   backward — is the same in both decoders, and the library already applies it once to all

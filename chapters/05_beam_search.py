@@ -442,7 +442,7 @@ plt.show()
 # step 2 the beam keeps A B and A C — greedy would have kept only A B. At step 3, A C B
 # overtakes A B C: the path greedy dropped at step 2 is now the best. No `<eos>` candidate
 # ranked inside the beam before the last step; there, with `max_len` reached, only `<eos>` may
-# follow, and both beams finish. The search scored a few dozen candidates (the count is
+# follow, and both beams finish. The search scored about two dozen candidates (the count is
 # printed above), a fraction of the work of exhaustive search, and still returned A C B.
 #
 # ## 5.3 On a trained model
@@ -584,7 +584,9 @@ print(f"mean output length {'falls' if len1 < len0 else 'does not fall'} from be
       f"({len0:.2f} words) to beam {k1} ({len1:.2f} words)")
 
 # %% [markdown]
-# When the mean length falls as the beam widens, wider searches are finding shorter outputs —
+# Here GNMT's beam 1 never carried on past greedy's `<eos>`: the first line counts the
+# outputs, all identical to greedy's. When the mean length falls as the beam widens, wider
+# searches are finding shorter outputs —
 # the bias of §5.1 at work, even with GNMT's correction. Whether those outputs are *too*
 # short is a different question: it asks for a comparison with the references, which is
 # next. The cost of a wide beam is in the third panel: every extra beam adds decoder rows.
@@ -616,7 +618,8 @@ print(f"beam 5 (gnmt) vs greedy: {beam5:.2f} vs {greedy_judged.bleu.score:.2f} B
 # penalty never stops it earlier than plain log-probability would (a penalty only raises the
 # rank of the longer, alive hypotheses), and among the finished outputs it never prefers a
 # shorter one than plain log-probability picks. So no sentence's output gets shorter in the
-# model's tokens — and the length ratio, which counts sacrebleu's tokens, follows. The
+# model's tokens — so the length ratio, which counts sacrebleu's tokens, should follow; the
+# check tests that on the corpus. The
 # verdicts call a BLEU difference under 0.5 "no difference worth the name": a rule of thumb,
 # not a test — Exercise 4 asks for the test.
 
@@ -636,12 +639,13 @@ s2s.check(all(results[p][1] >= ratio0 for p in ["average", "gnmt"]),
 # %% [markdown]
 # Read the verdict lines with §5.1 in mind. The table's lesson — likelihood prefers short
 # outputs — is a property of the *search objective*. Whether it hurts a given model depends on
-# how much probability that model puts on stopping early. A model that has not learnt where
-# sentences end (an undertrained one, say) gives short outputs a high probability: its length
-# ratio without a penalty falls below 1, and a penalty buys back length and often BLEU. A
-# model that has learnt it gives its no-penalty outputs about the references' length
-# already; then a penalty only adds length the references do not have, and need not help.
-# The lines above say which case this model and these sentences are in. They do not say
+# how much probability that model puts on stopping early. We would expect a model that has
+# not learnt where sentences end (an undertrained one, say) to give short outputs a high
+# probability, so that its length ratio without a penalty falls below 1 and a penalty buys
+# back length — this chapter trains no such model, so that half is a prediction, not a
+# measurement. A model that has learnt it gives its no-penalty outputs about the references'
+# length already; then a penalty only adds length the references do not have, and need not
+# help. The lines above say this model and these sentences are the second case. They do not say
 # whether a small BLEU difference between the three rules is more than the luck of which
 # sentences were sampled: that is Exercise 4.
 #
