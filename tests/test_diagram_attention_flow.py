@@ -6,28 +6,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
+from diagram_checks import assert_text_fits, figure_fixture  # noqa: E402
 from s2s.diagrams.attention import INPUT_FEEDING_GID, attention_data_flow  # noqa: E402
 from s2s.diagrams.canvas import COLORS  # noqa: E402
 
-
-@pytest.fixture
-def figure():
-    figs: list[Figure] = []
-
-    def draw(**kwargs) -> Figure:
-        figs.append(attention_data_flow(**kwargs))
-        return figs[-1]
-
-    yield draw
-    for fig in figs:
-        plt.close(fig)
+figure = figure_fixture(attention_data_flow)
 
 
 def words(fig: Figure) -> list[str]:
@@ -91,18 +80,4 @@ def test_bad_source_len_names_the_argument(bad):
                                     {"source_len": 12}])
 def test_text_stays_inside_boxes_and_never_overlaps(figure, kwargs):
     fig = figure(**kwargs)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    extents = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
-    for i, (a, ea) in enumerate(extents):
-        for b, eb in extents[i + 1:]:
-            assert not ea.overlaps(eb), f"{a!r} overlaps {b!r}"
-    boxes = [p.get_window_extent(renderer) for p in ax.patches
-             if isinstance(p, FancyBboxPatch)]
-    for text, ext in extents:
-        centre = ((ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2)
-        for b in boxes:
-            if b.contains(*centre):
-                assert b.x0 <= ext.x0 and ext.x1 <= b.x1, f"{text!r} sticks out of its box"
-                assert b.y0 <= ext.y0 and ext.y1 <= b.y1, f"{text!r} sticks out of its box"
+    assert_text_fits(fig)

@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
+from diagram_checks import assert_text_fits, figure_fixture  # noqa: E402
 from s2s.diagrams.batches import padded_batches  # noqa: E402
 from s2s.diagrams.canvas import COLORS  # noqa: E402
 
@@ -19,17 +19,7 @@ RANDOM = [["go", ".", "<eos>"], ["i", "am", "very", "cold", ".", "<eos>"]]
 BUCKETED = [["go", ".", "<eos>"], ["hi", "!", "<eos>"]]
 
 
-@pytest.fixture
-def figure():
-    figs: list[Figure] = []
-
-    def draw(*args, **kwargs) -> Figure:
-        figs.append(padded_batches(*args, **kwargs))
-        return figs[-1]
-
-    yield draw
-    for fig in figs:
-        plt.close(fig)
+figure = figure_fixture(padded_batches)
 
 
 def words(fig: Figure) -> list[str]:
@@ -82,17 +72,4 @@ def test_bad_arguments_name_the_argument(panels):
 
 def test_text_stays_inside_boxes_and_never_overlaps(figure):
     fig = figure({"random batch": RANDOM, "bucketed batch": BUCKETED})
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    extents = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
-    for i, (a, ea) in enumerate(extents):
-        for b, eb in extents[i + 1:]:
-            assert not ea.overlaps(eb), f"{a!r} overlaps {b!r}"
-    patches = [p.get_window_extent(renderer) for p in ax.patches
-               if isinstance(p, FancyBboxPatch)]
-    for text, ext in extents:
-        centre = ((ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2)
-        for b in patches:
-            if b.contains(*centre):
-                assert b.x0 <= ext.x0 and ext.x1 <= b.x1, f"{text!r} sticks out of its box"
+    assert_text_fits(fig)

@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
+from diagram_checks import assert_text_fits, figure_fixture  # noqa: E402
 from s2s.diagrams.canvas import COLORS  # noqa: E402
 from s2s.diagrams.encoder_decoder import encoder_decoder  # noqa: E402
 
@@ -19,17 +19,7 @@ SHORT = (("1", "2"), ("2", "1"))
 LONG = (("3", "1", "4", "1", "5", "9"), ("9", "5", "1", "4", "1", "3"))
 
 
-@pytest.fixture
-def figure():
-    figs: list[Figure] = []
-
-    def draw(*args, **kwargs) -> Figure:
-        figs.append(encoder_decoder(*args, **kwargs))
-        return figs[-1]
-
-    yield draw
-    for fig in figs:
-        plt.close(fig)
+figure = figure_fixture(encoder_decoder)
 
 
 def words(fig: Figure) -> list[str]:
@@ -86,17 +76,4 @@ def test_bad_arguments_name_the_argument(args, kwargs, name):
 @pytest.mark.parametrize("examples", [None, [SHORT, LONG]])
 def test_text_stays_inside_boxes_and_never_overlaps(figure, examples):
     fig = figure() if examples is None else figure(examples)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    extents = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
-    for i, (a, ea) in enumerate(extents):
-        for b, eb in extents[i + 1:]:
-            assert not ea.overlaps(eb), f"{a!r} overlaps {b!r}"
-    patches = [p.get_window_extent(renderer) for p in ax.patches
-               if isinstance(p, FancyBboxPatch)]
-    for text, ext in extents:
-        centre = ((ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2)
-        for b in patches:
-            if b.contains(*centre):
-                assert b.x0 <= ext.x0 and ext.x1 <= b.x1, f"{text!r} sticks out of its box"
+    assert_text_fits(fig)

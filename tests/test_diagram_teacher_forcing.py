@@ -6,29 +6,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
+from diagram_checks import assert_text_fits, figure_fixture  # noqa: E402
 from s2s.diagrams.canvas import COLORS  # noqa: E402
 from s2s.diagrams.teacher_forcing import teacher_forcing_vs_free_running  # noqa: E402
 
 RED = COLORS["highlight"]
 
 
-@pytest.fixture
-def figure():
-    figs: list[Figure] = []
-
-    def draw(*args, **kwargs) -> Figure:
-        figs.append(teacher_forcing_vs_free_running(*args, **kwargs))
-        return figs[-1]
-
-    yield draw
-    for fig in figs:
-        plt.close(fig)
+figure = figure_fixture(teacher_forcing_vs_free_running)
 
 
 def texts(fig: Figure) -> list:
@@ -89,18 +79,4 @@ def test_bad_arguments_name_the_argument(target, predicted, name):
                                          ("i", "am", "so", "cold", "now", "."))])
 def test_text_stays_inside_boxes_and_never_overlaps(figure, pair):
     fig = figure() if pair is None else figure(*pair)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    extents = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
-    for i, (a, ea) in enumerate(extents):
-        for b, eb in extents[i + 1:]:
-            assert not ea.overlaps(eb), f"{a!r} overlaps {b!r}"
-    boxes = [p.get_window_extent(renderer) for p in ax.patches
-             if isinstance(p, FancyBboxPatch)]
-    for text, ext in extents:
-        centre = ((ext.x0 + ext.x1) / 2, (ext.y0 + ext.y1) / 2)
-        for b in boxes:
-            if b.contains(*centre):
-                assert b.x0 <= ext.x0 and ext.x1 <= b.x1, f"{text!r} sticks out of its box"
-                assert b.y0 <= ext.y0 and ext.y1 <= b.y1, f"{text!r} sticks out of its box"
+    assert_text_fits(fig)
