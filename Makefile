@@ -1,7 +1,11 @@
 # The two commands of the README:
 #   make lab    open the course in JupyterLab (serving chapters/)
-#   make test   lint, check the notebook pairs, run the unit tests, execute every chapter
-# Both create .venv and install the pinned package with its dev extras when missing or stale.
+#   make test   lint, check the notebook pairs, run the unit tests, execute every chapter,
+#               then autograde submissions with nbgrader (make homework)
+# and the instructors' two (the README's Homework section):
+#   make release                     student versions of the chapters in release/
+#   make autograde SUBMISSIONS=dir   grade dir/<student>/<chapter>.ipynb into a CSV
+# All create .venv and install the pinned package with its dev extras when missing or stale.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +16,11 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test setup lint pairs unit chapters
+# Restrict release/autograde to some chapters: make release CHAPTERS="01_encoder_decoder 02_data"
+CHAPTERS ?=
+HOMEWORK := $(PY) homework/assignments.py
+
+.PHONY: lab test setup lint pairs unit chapters homework release autograde
 
 setup: $(STAMP)
 
@@ -29,15 +37,26 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(AS_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check utils tests benchmarks chapters
+	$(PY) -m ruff check utils tests benchmarks chapters homework
 
 pairs: $(STAMP)
 	$(PY) tests/tools/check_pairs.py
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not homework"
 
 chapters: $(STAMP)
 	S2S_PROFILE=ci $(PY) tests/tools/run_chapters.py
 
-test: lint pairs unit chapters
+# After the chapters, so the ci models they trained are in the cache.
+homework: $(STAMP)
+	$(PY) -m pytest tests -m homework
+
+release: $(STAMP)
+	$(HOMEWORK) release $(if $(CHAPTERS),--chapters $(CHAPTERS))
+
+autograde: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make autograde SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb)' >&2; exit 2; }
+	$(HOMEWORK) autograde "$(SUBMISSIONS)" $(if $(CHAPTERS),--chapters $(CHAPTERS))
+
+test: lint pairs unit chapters homework

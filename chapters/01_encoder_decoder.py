@@ -26,6 +26,10 @@
 # - cross-entropy as the loss of a classifier over a vocabulary.
 #
 # No data download is needed: the chapter's task is made of random digits.
+#
+# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# at the end; to work the exercises without seeing them, open the student version
+# instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (the README's *Homework*).
 
 # %% [markdown]
 # The next cell only does something on Colab: it installs the course's small `s2s` package
@@ -538,12 +542,17 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** `greedy_generate` above loops over the batch in Python to cut each output at
-# its `<eos>`. Write `cut_at_eos(tokens)` that takes a `(B, T)` tensor of generated ids and
-# returns B lists, each holding the ids *before* that row's first `<eos>` (the whole row if it
-# has none).
+# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# the test cell under them (the visible tests, plus hidden ones when graded), the written
+# answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 1 (coding, 2 points).** `greedy_generate` above loops over the batch in Python
+# to cut each output at its `<eos>`. Write `cut_at_eos(tokens)` that takes a `(B, T)` tensor
+# of generated ids and returns B lists, each holding the ids *before* that row's first
+# `<eos>` (the whole row if it has none).
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def cut_at_eos(tokens: torch.Tensor) -> list[list[int]]:
     ### BEGIN SOLUTION
     out = []
@@ -553,7 +562,7 @@ def cut_at_eos(tokens: torch.Tensor) -> list[list[int]]:
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert cut_at_eos(torch.tensor([[5, 6, EOS, 7], [EOS, 4, 4, 4], [8, 9, 10, 11]])) == [
     [5, 6], [], [8, 9, 10, 11]]
 ### BEGIN HIDDEN TESTS
@@ -561,45 +570,107 @@ assert cut_at_eos(torch.tensor([[EOS, EOS]])) == [[]]
 assert cut_at_eos(torch.zeros((0, 3), dtype=torch.long)) == []
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** The last encoder state is one choice of context vector. Write a decoder,
-# `MeanContextDecoder`, that is a `ToyDecoder` in every way except that its context vector is the
-# **mean of the encoder outputs over time**, `(B, S, H) -> (B, H)`. (Its GRU still starts from
-# the encoder's last state.)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 2 (coding, 2 points).** The last encoder state is one choice of context vector.
+# Write a decoder, `MeanContextDecoder`, that is a `ToyDecoder` in every way except that its
+# context vector is the **mean of the encoder outputs over the real positions** of each
+# source, `(B, S, H) -> (B, H)`: row `b` averages its first `src_len[b]` outputs, so that
+# padding (`PAD` after the last real token) does not count. (Its GRU still starts from the
+# encoder's last state.) Do it without a Python loop over the batch.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex2_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class MeanContextDecoder(ToyDecoder):
     def init_state(self, enc_outputs, src_len):
         ### BEGIN SOLUTION
-        outputs, enc_state = enc_outputs
-        return outputs.mean(dim=1), enc_state
+        outputs, enc_state = enc_outputs  # (B, S, H), (1, B, H)
+        real = torch.arange(outputs.shape[1])[None, :] < src_len[:, None]  # (B, S)
+        context = (outputs * real[..., None]).sum(dim=1) / src_len[:, None]  # (B, H)
+        return context, enc_state
         ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(1)
 _enc = ToyEncoder(V, 8, 12)
 _outs = _enc(src, src_len)
 _ctx, _hidden = MeanContextDecoder(V, 8, 12).init_state(_outs, src_len)
 assert _ctx.shape == (2, 12)
-assert torch.allclose(_ctx, _outs[0].mean(dim=1))
+assert torch.allclose(_ctx, _outs[0].mean(dim=1))  # `src` has no padding: the plain mean
 ### BEGIN HIDDEN TESTS
+_padded, _padded_len = torch.tensor([[4, 5, 6, PAD, PAD], [7, 8, 9, 4, 5]]), torch.tensor([3, 5])
+_pouts = _enc(_padded, _padded_len)
+_pctx, _ = MeanContextDecoder(V, 8, 12).init_state(_pouts, _padded_len)
+assert torch.allclose(_pctx[0], _pouts[0][0, :3].mean(dim=0), atol=1e-6)
+assert torch.allclose(_pctx[1], _pouts[0][1].mean(dim=0), atol=1e-6)
 assert _hidden.shape == (1, 2, 12)
 _logits = EncoderDecoder(_enc, MeanContextDecoder(V, 8, 12))(src, src_len, tgt_in)
 assert _logits.shape == (2, 6, V)
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3 (think, then try).** Section 1.6 measured a context of 128 numbers: it helped
-# long inputs, yet its curve still falls with length. Why can a bigger vector help but never
-# remove the problem? Predict what a context of 512 numbers would do to the curve and to the
-# time a training step takes, then run `run_arm(512, 32, seed=0)` and compare with the table.
-#
-# *Solution.* A bigger `c` can store more digits, so — as the `wide context` arm shows — the
-# curve stays high for longer. But any fixed size is too small for long enough inputs, and the
-# encoder's single pass must still compress the whole sequence before the decoder writes
-# anything; a wider GRU also does more arithmetic per step, since its recurrent weight
-# matrices have `3·H·H` entries (the parameter counts in the table grow accordingly). We have
-# not run the 512 arm in this chapter, so the prediction is yours to check: expect the curve
-# to fall later, not to stay flat. Only a mechanism that lets the decoder read every encoder
-# position — attention, chapter 4 — removes the fixed size.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 3 (written answer, 2 points).** Section 1.6 measured a context of 128 numbers:
+# it helped long inputs, yet its curve still falls with length. Why can a bigger vector help
+# but never remove the problem? And what does a bigger context cost — where in the model
+# does the extra arithmetic go? Predict what a context of 256 numbers would do to the curve
+# and to the time a training step takes (Exercise 4 measures it).
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex3_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer.* A bigger `c` can store more digits, so — as the `wide context` arm shows —
+# the curve stays high for longer. But any fixed size is too small for long enough inputs:
+# the encoder's single pass must compress the whole sequence into `c` before the decoder
+# writes anything, and the decoder can never look back at the input. The cost is arithmetic:
+# the encoder's GRU has recurrent weight matrices of `3·H·H` entries for a state of `H`
+# numbers, so doubling the context quadruples them, and the bridged decoder's GRU reads `c`
+# at every step (the parameter counts in the table grow accordingly). The prediction for
+# 256: the curve falls later than with 128, but still falls, and a step takes clearly
+# longer. Only a mechanism that lets the decoder read every encoder position —
+# attention, chapter 4 — removes the fixed size.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 4 (experiment, 1 + 2 points).** Test your prediction. Write `timed_arm(enc_hidden)`
+# that runs `run_arm(enc_hidden, 32, seed=0)` and returns its parameter count, its accuracy
+# curve and the seconds it took; the cell then runs it for a context of 256 (twice the
+# `wide context` arm) and, for a fair time comparison on the same machine, again for 128.
+# Then, in the cell after the tests: report the two runs' accuracy on short and long inputs,
+# their parameter counts and their time per training step, and say whether your prediction
+# held.
+
+# %% nbgrader={"grade": false, "grade_id": "ex4_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+import time
+
+
+def timed_arm(enc_hidden: int) -> tuple[int, list[float], float]:
+    ### BEGIN SOLUTION
+    start = time.perf_counter()
+    n_params, acc = run_arm(enc_hidden, 32, seed=0)
+    return n_params, acc, time.perf_counter() - start
+    ### END SOLUTION
+
+
+wide256, wide128 = timed_arm(256), timed_arm(128)
+for name, (n, acc, secs) in (("context 128", wide128), ("context 256", wide256)):
+    print(f"{name}: {n:,} parameters, len 1-10 {mean(acc[:10]):.3f}, "
+          f"len 11-20 {mean(acc[10:]):.3f}, {1000 * secs / profile.toy_steps:.1f} ms per step")
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_experiment_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_arm = EncoderDecoder(ToyEncoder(V, 16, 256), BridgedDecoder(V, 16, 32, context_size=256))
+assert wide256[0] == sum(p.numel() for p in _arm.parameters())
+assert len(wide256[1]) == len(LENGTHS) and all(0 <= a <= 1 for a in wide256[1])
+### BEGIN HIDDEN TESTS
+assert wide128[:2] == control["wide context", 0]  # the same seed gives the same run
+assert wide256[2] > 0 and wide128[2] > 0
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer* (from the lines printed above, at the `cpu` profile, 2,000 steps). The cost
+# shows clearly: the 256-number context has 248,942 parameters against 78,190 (3.2×), and
+# its run took 34.9 ms per step against 15.3 (2.3×; the whole run's time over its steps, the
+# accuracy measurement included, both runs on the same machine one after the other). The
+# gain does not show: on inputs of 11–20 digits it scores 0.661 against 0.632 for the
+# 128-number context with the same seed, a difference of 0.03, while the three seeds of the
+# 128 arm in §1.6's table range from 0.480 to 0.632 — one seed per arm cannot tell a gain
+# that small from luck. Short inputs are near perfect for both (0.985 and 0.989), and the
+# curve still falls with length (0.661 on long inputs), as predicted. So the prediction held
+# for the cost and for the fall; whether 256 numbers push the fall further out than 128
+# would need several seeds per arm, as §1.6 used. (The re-run of the 128 arm matches the
+# table's seed-0 row exactly: the same seed gives the same run.)

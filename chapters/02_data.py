@@ -25,6 +25,10 @@
 #
 # *The sentences shown in this chapter are from Tatoeba (tatoeba.org) via
 # manythings.org/anki, licensed CC-BY 2.0 France.*
+#
+# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# at the end; to work the exercises without seeing them, open the student version
+# instead: `make release` writes it to `release/02_data.ipynb` (the README's *Homework*).
 
 # %% [markdown]
 # The next cell only does something on Colab: it installs the course's small `s2s` package
@@ -408,29 +412,35 @@ s2s.check(leaked_fraction(data.splits.train + data.splits.valid, data.splits.tes
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write `length_mask(lengths, width)` that returns the `(B, width)` boolean mask
-# with `True` at the first `lengths[b]` positions of row `b` — the mask you would need if the
-# pad id were not 0. Build it without a Python loop.
+# Five exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# the test cell under them (the visible tests, plus hidden ones when graded), the written
+# answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 1 (coding, 2 points).** Write `length_mask(lengths, width)` that returns the
+# `(B, width)` boolean mask with `True` at the first `lengths[b]` positions of row `b` — the
+# mask you would need if the pad id were not 0. Build it without a Python loop.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
     ### BEGIN SOLUTION
     return torch.arange(width)[None, :] < lengths[:, None]
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert torch.equal(length_mask(src_len, src.shape[1]), src != PAD)
 ### BEGIN HIDDEN TESTS
 assert length_mask(torch.tensor([0, 2]), 3).tolist() == [[False] * 3, [True, True, False]]
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** The naive split leaks because a source sentence can sit on both sides. Write
-# `leaked_sources(train, test)` returning the **set of distinct source sentences** (as tuples of
-# tokens) that appear in both, and use it to count them for the naive split above.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 2 (coding, 2 points).** The naive split leaks because a source sentence can sit
+# on both sides. Write `leaked_sources(train, test)` returning the **set of distinct source
+# sentences** (as tuples of tokens) that appear in both, and use it to count them for the
+# naive split above.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex2_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def leaked_sources(train, test) -> set[tuple[str, ...]]:
     ### BEGIN SOLUTION
     return {tuple(s) for s, _ in train} & {tuple(s) for s, _ in test}
@@ -439,7 +449,7 @@ def leaked_sources(train, test) -> set[tuple[str, ...]]:
 
 print(len(leaked_sources(naive_train, naive_test)), "distinct sources leak in the naive split")
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 toy_train, toy_test = [(["a"], ["x"]), (["b"], ["y"])], [(["b"], ["z"]), (["c"], ["w"])]
 assert leaked_sources(toy_train, toy_test) == {("b",)}
 ### BEGIN HIDDEN TESTS
@@ -447,13 +457,12 @@ assert leaked_sources(splits.train, splits.test) == set()
 assert len(leaked_sources(naive_train, naive_test)) > 0
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3.** Bucketing sorts by length. Sorting the whole training set once and never
-# shuffling would fill batches just as well — why does `BucketBatchSampler` shuffle before it
-# sorts, and shuffle the batches after? Write `batch_order_changes(sampler)` that returns `True`
-# when two epochs of a sampler give a different sequence of batches.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 3 (coding, 2 points).** Write `batch_order_changes(sampler)` that returns `True`
+# when two epochs of a batch sampler give a different sequence of batches (a sampler is
+# iterable, once per epoch, and yields lists of item indices).
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex3_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 from s2s.data import BucketBatchSampler
 
 
@@ -463,16 +472,71 @@ def batch_order_changes(sampler) -> bool:
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex3_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert batch_order_changes(BucketBatchSampler(train_set.lengths()[:2000], 64, seed=0))
 ### BEGIN HIDDEN TESTS
 assert not batch_order_changes(BucketBatchSampler([(1, 1)] * 10, 64, shuffle=False))
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# *Why:* with a fixed order, every epoch shows the model the same batches in the same order —
-# all the shortest sentences first, then longer ones. Stochastic gradient descent assumes that
-# each batch is a random sample of the data; a fixed, length-sorted order breaks that
-# assumption and imposes a curriculum nobody chose (how much that hurts is an experiment you
-# can run with chapter 3's trainer). Shuffling before sorting changes which equal-length
-# sentences share a batch; shuffling the batches mixes lengths across steps.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 4 (written answer, 2 points).** Bucketing sorts by length. Sorting the whole
+# training set once and never shuffling would fill batches just as well. Why does
+# `BucketBatchSampler` shuffle the items *before* it sorts them, and shuffle the batches
+# *after*? Name what would go wrong in training without each of the two shuffles.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer.* The sort is stable, so shuffling first decides the order of the many
+# sentences that share a length: each epoch they fall into different batches. Without it,
+# every epoch would cut the very same batches, each always holding the same sentences, and
+# stochastic gradient descent would lose part of its randomness — the same few hundred
+# gradient estimates every epoch, in a fixed grouping. Shuffling the batches afterwards
+# decides the order in which they are trained on. Without it, every epoch would run from the
+# shortest sentences to the longest: long stretches of consecutive steps on one kind of
+# sentence, whose gradients agree with each other, so the weights drift towards whatever
+# lengths came last before every validation (and an optimizer with momentum, like Adam,
+# follows the drift further). Exercise 3's check, `batch_order_changes`, is the test that the
+# shuffles happen.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 5 (experiment, 1 + 2 points).** §2.5 measured padding at one batch size, 128.
+# Write `padding_by_batch_size(sizes)` that returns a dict from `(batch size, bucket)` — for
+# every size in `sizes` and `bucket` in `(False, True)` — to the fraction of all token slots
+# (source and target together, `padding_efficiency(...)["all"]`) that hold real tokens in
+# one epoch of `make_loader(train_set, size, bucket=bucket)`. The cell prints a table for
+# batches of 8, 32, 128 and 512. Then, in the cell after the tests: report how each kind of
+# batch changes with the batch size, and explain why in terms of what sets a batch's width.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def padding_by_batch_size(sizes: list[int]) -> dict[tuple[int, bool], float]:
+    ### BEGIN SOLUTION
+    return {(size, bucket): padding_efficiency(make_loader(train_set, size, bucket=bucket))["all"]
+            for size in sizes for bucket in (False, True)}
+    ### END SOLUTION
+
+
+efficiency = padding_by_batch_size([8, 32, 128, 512])
+print(f"{'batch size':>10}{'random':>10}{'bucketed':>10}")
+for size in (8, 32, 128, 512):
+    print(f"{size:10}{efficiency[size, False]:10.1%}{efficiency[size, True]:10.1%}")
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_experiment_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+assert set(efficiency) == {(s, b) for s in (8, 32, 128, 512) for b in (False, True)}
+assert all(0 < e <= 1 for e in efficiency.values())
+### BEGIN HIDDEN TESTS
+assert efficiency[128, False] == plain["all"] and efficiency[128, True] == bucketed["all"]
+assert all(efficiency[s, True] > efficiency[s, False] for s in (8, 32, 128, 512))
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex5_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer* (from the table printed above, at the `cpu` profile). Random batches get
+# emptier as they grow: 65.1 % of the slots hold real tokens in batches of 8, 52.0 % in
+# batches of 32, 42.8 % at 128 and 35.1 % at 512. A batch is as wide as its longest sentence
+# (on each side), and the more sentences a random batch draws, the likelier it holds one of
+# the longest sentences of the corpus: its width climbs towards the maximum length while the
+# average sentence stays the same. Bucketed batches stay nearly full — 99.9 %, 99.6 %,
+# 98.6 % and 95.6 % — because their sentences are neighbours in the length order. They lose
+# a little as they grow because the order sorts by source length first and target length
+# second: the sources of a batch have (nearly) one length, but a batch of 512 covers a wider
+# range of target lengths than a batch of 8 (at 128, §2.5's table shows the padding is
+# mostly on the target side). So the gap between the two grows with the batch size, from 35
+# points at 8 to 60 at 512: bucketing matters most where batches are large, as on a GPU.

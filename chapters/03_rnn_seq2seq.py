@@ -24,6 +24,10 @@
 # PyTorch's `nn.GRU` / `nn.LSTM` at the level of "it maps a sequence to a sequence of states".
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
+#
+# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# at the end; to work the exercises without seeing them, open the student version
+# instead: `make release` writes it to `release/03_rnn_seq2seq.ipynb` (the README's *Homework*).
 
 # %%
 import subprocess
@@ -575,11 +579,16 @@ for bad in ["", 42]:
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write the masked loss by hand: per-position cross-entropy
-# (`reduction="none"`), zero where `tgt_out` is `<pad>`, averaged over the real tokens. It
-# must equal `sequence_loss`.
+# Four exercises, graded with nbgrader (the README's *Homework* section): the coding exercises
+# by the test cell under them (the visible tests, plus hidden ones when graded), the written
+# answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 1 (coding, 2 points).** Write the masked loss by hand: per-position
+# cross-entropy (`reduction="none"`), zero where `tgt_out` is `<pad>`, averaged over the real
+# tokens. It must equal `sequence_loss`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 import torch.nn.functional as F
 
 
@@ -591,7 +600,7 @@ def my_masked_loss(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 _logits = torch.randn(3, 5, 11)
 _tgt = torch.tensor([[4, 5, 3, 0, 0], [6, 3, 0, 0, 0], [7, 8, 9, 10, 3]])
 assert torch.allclose(my_masked_loss(_logits, _tgt), sequence_loss(_logits, _tgt))
@@ -600,19 +609,19 @@ _real = logits.detach()
 assert torch.allclose(my_masked_loss(_real, tgt_out), sequence_loss(_real, tgt_out))
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** Write `brevity_penalty(c, r)` for a corpus with hypothesis length `c` and
-# reference length `r`, and use it to explain why a system that outputs only the first word of
-# every translation gets a low BLEU even if every word is right.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 2 (coding, 2 points).** Write `brevity_penalty(c, r)` for a corpus with
+# hypothesis length `c` and reference length `r` (§3.6): 1 when the hypotheses are longer
+# than the references, $e^{1 - r/c}$ otherwise.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex2_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def brevity_penalty(c: int, r: int) -> float:
     ### BEGIN SOLUTION
     return 1.0 if c > r else math.exp(1 - r / c)
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert brevity_penalty(10, 8) == 1.0
 assert abs(brevity_penalty(5, 10) - math.exp(-1)) < 1e-12
 ### BEGIN HIDDEN TESTS
@@ -620,13 +629,34 @@ assert brevity_penalty(10, 10) == 1.0
 assert brevity_penalty(1, 8) < 0.001
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3.** Which part of the model has the most parameters? Write
-# `parameter_share(model)` returning a dict from each top-level part of the decoder
-# (`embedding`, `rnn`, `out`) and of the encoder (`encoder`) to its share of all parameters.
-# What does it say about where a CPU spends its time (hint: `out` runs once per target token)?
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 3 (written answer, 2 points).** A system outputs only the first word of every
+# translation, and that word is always right. Explain, in three or four sentences, why its
+# BLEU is low anyway: what happens to each of BLEU's n-gram precisions, and what does your
+# `brevity_penalty` give when the references average 8 tokens? Why does BLEU need a brevity
+# penalty at all, when it already measures precision?
 
-# %%
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex3_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer.* Its unigram precision is perfect (every word it writes is in the
+# reference), but a one-word output contains no bigrams, trigrams or 4-grams, so those
+# precisions are 0 (or, smoothed, close to 0) and their geometric mean — BLEU's core — collapses.
+# The brevity penalty punishes the shortness on its own: the hypotheses total one token per
+# sentence against eight in the references, so BP $= e^{1 - 8} \approx 0.0009$
+# (`brevity_penalty(1, 8)`), whatever the precisions. BLEU needs it because precision alone
+# rewards saying less: a system that writes only the words it is sure of scores high
+# precision while leaving most of the meaning out, and BLEU has no recall term — the penalty
+# for a corpus shorter than its references stands in for one.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 4 (experiment, 1 + 2 points).** Which part of the model has the most parameters?
+# Write `parameter_share(model)` returning a dict from each top-level part of the decoder
+# (`embedding`, `rnn`, `out`) and of the encoder (`encoder`) to its share of all parameters,
+# and run it on the trained GRU model (the cell prints the shares). Then, in the cell after
+# the tests: which parts hold most of the parameters, and what does that say about where a
+# CPU spends its time in a training step? (Hint: the embedding is a table lookup, while `out`
+# multiplies all of its weights once per target token.)
+
+# %% nbgrader={"grade": false, "grade_id": "ex4_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def parameter_share(model) -> dict[str, float]:
     ### BEGIN SOLUTION
     total = sum(p.numel() for p in model.parameters())
@@ -638,9 +668,20 @@ def parameter_share(model) -> dict[str, float]:
 
 print({k: f"{v:.0%}" for k, v in parameter_share(gru).items()})
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex4_experiment_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 _shares = parameter_share(gru)
 assert abs(sum(_shares.values()) - 1) < 1e-6
 ### BEGIN HIDDEN TESTS
 assert set(_shares) == {"encoder", "embedding", "rnn", "out"}
 ### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer* (from the shares printed above, at the `cpu` profile). The two parts whose
+# size is the target vocabulary hold most of the model: the decoder's embedding and its
+# output layer `out` have 32 % each, the encoder 27 %, and the decoder's GRU — the part that
+# carries the sentence from step to step — only 10 %. Parameters are not time, though: the
+# embedding costs one row lookup per token, while `out` multiplies every one of its weights
+# for every target token, three times the GRU's share of weights (32 % against 10 %). So the
+# output layer, a `(tokens, hidden) × (hidden, vocabulary)` product, is where a training step
+# spends most of its arithmetic; a smaller target vocabulary (or subwords) is the lever that
+# moves it, not a smaller GRU.

@@ -22,6 +22,10 @@
 # batched matrix products (`torch.bmm`, `@`) in PyTorch.
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
+#
+# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# at the end; to work the exercises without seeing them, open the student version
+# instead: `make release` writes it to `release/04_attention.ipynb` (the README's *Homework*).
 
 # %%
 import subprocess
@@ -378,7 +382,7 @@ plt.show()
 # takes far longer training than this comparison gives it; the bucket sizes differ too (the
 # shortest and longest buckets are small, so their scores move most). So this experiment
 # shows that attention helps at every length after little training, and says nothing on
-# whether its advantage grows with length. Exercise 3 asks you to test that with longer
+# whether its advantage grows with length. Exercise 4 asks you to test that with longer
 # training.
 #
 # ## 4.6 The best attention model, trained on
@@ -506,14 +510,20 @@ plt.show()
 # (figures reported with the course's issue 10, November 2026, not re-run for this edition).
 # The design's advantage is real; how much of it you see depends on what else the hardware
 # spends its time on.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write scaled dot-product attention by hand — scores, your masked softmax,
-# weighted sum — for queries `(B, T_q, d)`, keys and values `(B, T_k, d)` and a mask `(B, T_k)`.
-# It must equal `Attention(ScaledDotScore())`.
+# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# the test cell under them (the visible tests, plus hidden ones when graded), the written
+# answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 1 (coding, 2 points).** Write scaled dot-product attention by hand — scores,
+# your masked softmax, weighted sum — for queries `(B, T_q, d)`, keys and values
+# `(B, T_k, d)` and a mask `(B, T_k)`. It must equal `Attention(ScaledDotScore())`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 from s2s.attention import ScaledDotScore
 
 
@@ -525,7 +535,7 @@ def my_attention(q, k, v, mask):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 _q, _k, _v = torch.randn(2, 3, 4), torch.randn(2, 5, 4), torch.randn(2, 5, 6)
 _mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
 _ctx, _w = my_attention(_q, _k, _v, _mask)
@@ -535,17 +545,17 @@ assert torch.allclose(_ctx, _ref_ctx, atol=1e-6) and torch.allclose(_w, _ref_w, 
 assert torch.all(_w[1, :, 2:] == 0)
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** An attention weight row is a distribution over source positions. Its
-# *entropy* says how focused it is. Write `attention_entropy(w)` for weights `(T, S)` returning
-# the mean entropy (in nats) of the rows, treating `0 * log 0` as 0, and compute it for the
-# heatmaps above. A uniform row over S positions has entropy `log S`. (Then, the other side of
-# the word-order story: French keeps a few adjectives — of age, beauty, goodness, size:
-# *vieux*, *nouveau*, *beau*, *bon*, *grand*, *petit* — before the noun. Pick a held-out sentence
-# with `"old"`, `"new"` or `"big"` from `data.references("test")`, draw its heatmap the same
-# way, and check that its adjective and noun rows do not cross.)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 2 (experiment, 1 + 2 points).** An attention weight row is a distribution over
+# source positions. Its *entropy* says how focused it is. Write `attention_entropy(w)` for
+# weights `(T, S)` returning the mean entropy (in nats) of the rows, treating `0 * log 0` as
+# 0, and compute it for the three heatmaps of §4.7 (the cell prints one number per
+# sentence). Then, in the cell after the tests: a uniform row over $S$ positions has entropy
+# $\log S$, and $e^{H}$ is the number of positions a row of entropy $H$ is spread over as
+# evenly as a uniform row would be. Report the entropies next to $\log S$ for each sentence
+# ($S$ counts the source words and `<eos>`), and say what they tell about the heatmaps.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex2_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def attention_entropy(w: torch.Tensor) -> float:
     ### BEGIN SOLUTION
     logs = torch.where(w > 0, w.log(), torch.zeros_like(w))
@@ -555,21 +565,72 @@ def attention_entropy(w: torch.Tensor) -> float:
 
 print([round(attention_entropy(w), 2) for w in weights])
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2_experiment_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 assert abs(attention_entropy(torch.full((2, 4), 0.25)) - torch.log(torch.tensor(4.0))) < 1e-6
 assert attention_entropy(torch.eye(3)) == 0.0
 ### BEGIN HIDDEN TESTS
 assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3 (an experiment).** §4.5 could not test whether attention's advantage grows
-# with sentence length, because the model without attention was still at noise level. Train
-# one seed of each arm for four times as long — `cached_model(f"ex3-{cfg.kind}", cfg, data,
-# replace(short_cfg, max_steps=4 * profile.compare_steps), profile=profile.name,
-# device=device)` for `configs["no attention"]` and `configs["Luong"]` — judge both on the
-# valid split and print `bleu_by_length` for each with the same `edges`. Report the gain per
-# bucket. Does the no-attention model now translate short sentences clearly better than long
-# ones? Does the gain grow with length? With one seed per arm, which differences would you
-# trust, given the spreads of §4.5? (At the `cpu` profile this takes about a quarter of an
-# hour.)
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex2_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer* (from the entropies printed above, at the `cpu` profile). The three sources
+# have $S$ = 6, 8 and 7 positions with `<eos>` (*that's a blue house .*, *do you have a red
+# pencil ?*, *she wore a red dress .*), so uniform rows would have entropies
+# $\log 6 = 1.79$, $\log 8 = 2.08$ and $\log 7 = 1.95$ nats. The rows average 0.78, 0.99 and
+# 0.74 — less than half of that: $e^{0.78} \approx 2.2$, $e^{0.99} \approx 2.7$ and
+# $e^{0.74} \approx 2.1$, so a typical row spreads its weight over about two source
+# positions, not over the sentence. That is what the heatmaps show: one or two bright cells
+# per row. A row is not one-hot either (entropy 0): part of the weight goes to a neighbouring
+# word, to the final punctuation or to `<eos>`. The entropy is a mean over rows, so it cannot
+# say which rows are the diffuse ones; the heatmap can.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 3 (written answer, 2 points).** (a) Luong's decoder *trains* in parallel over
+# time (§4.3). Does it also *translate* — greedy decoding — in parallel over time? Why or why
+# not? (b) Input feeding gives that parallelism up in training. What does the decoder's RNN
+# learn from $\tilde h_{t-1}$ that it cannot learn from $h_{t-1}$ and the previous word
+# alone?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex3_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer.* (a) No. In training, teacher forcing gives the decoder every input at once:
+# the inputs are the reference's words, known before the first step. In decoding, the input
+# at step $t$ is the word the model chose at step $t-1$, which does not exist until that step
+# has run; so every decoder — Luong's, Bahdanau's, the one without attention — translates one
+# step at a time, and Luong's design saves nothing there but the order of operations within a
+# step. (b) $\tilde h_{t-1} = \tanh(W_c [c_{t-1}; h_{t-1}])$ contains the context
+# $c_{t-1}$: what attention read from the source at the previous step. Without input
+# feeding the RNN's state is built from the words written so far only; it never learns where
+# attention looked, so it cannot keep track of which source words have already been
+# translated (which is why Luong et al. (2015) introduced it: to make the model aware of its
+# past alignment decisions, against words dropped or translated twice).
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 4 (experiment, 3 points, about a quarter of an hour at the `cpu` profile).** §4.5
+# could not test whether attention's advantage grows with sentence length, because the model
+# without attention was still at noise level. Train one seed of each arm for four times as
+# long — `cached_model(f"ex4-{cfg.kind}", cfg, data, replace(short_cfg, max_steps=4 *
+# profile.compare_steps), profile=profile.name, device=device)` for `configs["no attention"]`
+# and `configs["Luong"]` — judge both on the valid split and print `bleu_by_length` for each
+# with the same `edges`. Report the gain per bucket. Does the no-attention model now
+# translate short sentences clearly better than long ones? Does the gain grow with length?
+# With one seed per arm, which differences would you trust, given the spreads of §4.5? (Add
+# your own code cells above the answer cell.)
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_experiment_answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# *What a full answer contains* (this chapter did not run the experiment, so there are no
+# numbers here to copy; the grader checks the student's against their printed cells): the two
+# models trained with the same settings except the decoder, both judged on **valid**; a table
+# of BLEU per length bucket for each with the bucket sizes; the gain per bucket; a statement
+# whether the no-attention model's BLEU now falls with length (it must score clearly above
+# noise level on short sentences before a bottleneck can show); a statement whether the gain
+# grows with length; and a judgement against the seed spreads — §4.5's per bucket (± half
+# the seed range, up to 1.2 BLEU for the model without attention) and §4.4's on the whole
+# valid set (1.95 BLEU): with one seed per arm, a per-bucket difference of a BLEU point or
+# two is not evidence. (1 point for the runs and the table, 1 for the two statements read off
+# it, 1 for the judgement against the spread.)
+#
+# **Going further (not graded).** The other side of the word-order story: French keeps a few
+# adjectives — of age, beauty, goodness, size: *vieux*, *nouveau*, *beau*, *bon*, *grand*,
+# *petit* — before the noun. Pick a held-out sentence with `"old"`, `"new"` or `"big"` from
+# `data.references("test")`, draw its heatmap as in §4.7, and check that its adjective and
+# noun rows do not cross.

@@ -24,6 +24,10 @@
 # this chapter trains it first). On the PyTorch side: `log_softmax`, `argsort`, `index_select`.
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
+#
+# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# at the end; to work the exercises without seeing them, open the student version
+# instead: `make release` writes it to `release/05_beam_search.ipynb` (the README's *Homework*).
 
 # %%
 import subprocess
@@ -709,23 +713,29 @@ if profile.expect_bleu_attention > 0:  # profiles that train long enough to clai
 # decoder on at most 5 rows per call; the batched one on up to 64 × 5 rows per call, for the
 # same decoder arithmetic in total. That batching gains 6.6–8× says that most of the
 # per-sentence search's time went to the fixed cost of each call, not to arithmetic.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** Write `gnmt(score, length, alpha)` — the GNMT normalised score
-# $\text{score} / ((5 + \text{length})/6)^\alpha$ — and check that with $\alpha = 0$ it is the
-# raw log-probability. With $\alpha = 1$ it is *not* the average $\text{score}/\text{length}$
-# (§5.1): the tests below also check that your `gnmt` with $\alpha = 1$ and the average rank
-# the pair of outputs of §5.1 in opposite orders.
+# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# the test cell under them (the visible tests, plus hidden ones when graded), the written
+# answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
-# %%
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 1 (coding, 2 points).** Write `gnmt(score, length, alpha)` — the GNMT normalised
+# score $\text{score} / ((5 + \text{length})/6)^\alpha$ — and check that with $\alpha = 0$
+# it is the raw log-probability. With $\alpha = 1$ it is *not* the average
+# $\text{score}/\text{length}$ (§5.1): the tests below also check that your `gnmt` with
+# $\alpha = 1$ and the average rank the pair of outputs of §5.1 in opposite orders.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gnmt(score: float, length: int, alpha: float) -> float:
     ### BEGIN SOLUTION
     return score / ((5 + length) / 6) ** alpha
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 assert gnmt(-3.0, 4, 0.0) == -3.0
 assert abs(gnmt(-3.0, 4, 0.6) - normalised(-3.0, 4, "gnmt", 0.6)) < 1e-12
 assert gnmt(-1.0, 1, 1.0) > gnmt(-3.0, 4, 1.0)  # GNMT, alpha = 1: the short one first
@@ -734,16 +744,18 @@ assert -1.0 / 1 < -3.0 / 4  # the average: the long one first
 assert abs(gnmt(-2.0, 7, 1.0) - (-2.0 * 6 / 12)) < 1e-12
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 2.** How many candidates does beam search score? With $V$ possible next tokens,
-# beam $k$ and $L$ steps it extends at most $k$ hypotheses by $V$ tokens per step. Write
-# `beam_work(V, k, L)` (an upper bound: $k V$ per step, but only $V$ at the first step) and
-# compare it with the number of outputs exhaustive search scores: for the table, whose
-# hypotheses can go on with $V = 4$ tokens (A, B, C, `<eos>`) for at most 4 steps, against the
-# count from §5.2 and the candidates the traced beam 2 actually scored; for chapter 4's model,
-# against `count_outputs(V, L)` from §5.3.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 2 (experiment, 1 + 2 points).** How many candidates does beam search score? With
+# $V$ possible next tokens, beam $k$ and $L$ steps it extends at most $k$ hypotheses by $V$
+# tokens per step. Write `beam_work(V, k, L)` (an upper bound: $k V$ per step, but only $V$
+# at the first step) and compare it with the number of outputs exhaustive search scores: for
+# the table, whose hypotheses can go on with $V = 4$ tokens (A, B, C, `<eos>`) for at most 4
+# steps, against the count from §5.2 and the candidates the traced beam 2 actually scored;
+# for chapter 4's model, against `count_outputs(V, L)` from §5.3. Then, in the cell after the
+# tests: report the numbers, explain why the traced search scored fewer candidates than
+# your bound (the trace of §5.2 shows where), and say how each count grows with $L$.
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ex2_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def beam_work(vocab: int, k: int, steps: int) -> int:
     ### BEGIN SOLUTION
     return vocab + (steps - 1) * k * vocab
@@ -754,22 +766,63 @@ print(f"table: at most {beam_work(4, 2, 4)} candidates (traced: "
       f"{sum(len(step) for step in steps)}) vs {n_table_outputs} outputs; chapter 4's model, "
       f"beam 5: {beam_work(V, 5, L + 1):,} candidates vs a {len(str(space))}-digit count")
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2_experiment_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 assert beam_work(7, 1, 4) == 28
 ### BEGIN HIDDEN TESTS
 assert beam_work(10, 5, 3) == 10 + 2 * 50
 ### END HIDDEN TESTS
 
-# %% [markdown]
-# **Exercise 3 (written answer).** The library's early stop is exact without a length penalty
-# and a heuristic with one (§5.2). In two or three sentences: what property of plain
-# log-probability makes the stop safe, why does the average lack it, and what would a stop
-# rule have to know to be exact with the average? (Hint: the `EARLY` table.)
-#
-# **Exercise 4 (experiment).** Are the BLEU differences between the three length-penalty rules
-# of §5.5 larger than the luck of which valid sentences were drawn? Keep the three lists of
-# outputs (`judge(...).hypotheses`) and the references, then draw the sentences 200 times
-# with replacement — the same draw for all three rules — and recompute corpus BLEU with
-# `s2s.metrics.corpus_bleu` each time (a *paired bootstrap*). In what fraction of the draws
-# does no penalty beat GNMT? Report the fraction with the number of sentences, and say
-# whether §5.5's verdict lines would survive it.
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex2_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer* (from the line printed above). On the table, beam 2 may score at most
+# $4 + 3 \cdot 2 \cdot 4 = 28$ candidates; the traced search scored 22, and exhaustive search
+# scores all 40 outputs. The trace of §5.2 shows where the 6 went: 4 candidates at the first
+# step and $2 \times 4$ at the second and third, but at the fourth step the length limit
+# allows only `<eos>`, so each of the 2 alive hypotheses had one candidate (the walk also
+# never scores a token of probability 0). On chapter 4's model, beam 5 over $L + 1 = 13$
+# steps scores at most 459,086 candidates, against a 47-digit number of outputs. The bound
+# grows linearly with the length, $V + (L - 1) k V$, while the number of outputs grows
+# exponentially, about $V^L$: on the toy table the two are of the same size, and on a real
+# vocabulary beam search looks at a vanishing fraction of the outputs — which is why it can
+# miss the best one.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 3 (written answer, 2 points).** The library's early stop is exact without a
+# length penalty and a heuristic with one (§5.2). In two or three sentences: what property
+# of plain log-probability makes the stop safe, why does the average lack it, and what would
+# a stop rule have to know to be exact with the average? (Hint: the `EARLY` table.)
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex3_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# *Model answer.* A log-probability is a sum of terms that are each $\le 0$, so extending a
+# hypothesis can only lower its score: once the best alive hypothesis, scored as if it ended
+# now, ranks below the finished ones, no continuation of it can overtake them. The average
+# divides by the length, and appending a token whose log-probability is above the current
+# average *raises* the average: on `EARLY`, `A` ranks far below `<eos>` after one step, yet
+# `A A A <eos>` ends with the better average ($\log 0.274 / 4 = -0.32$ against
+# $\log 0.6 / 1 = -0.51$). To stop exactly with the average, the rule must bound what an
+# alive hypothesis can still reach: with scores $\le 0$ and a length limit, a hypothesis of
+# score $s$ can at best end with average $s / (L_{\max} + 1)$ (every further token of
+# probability 1, up to the limit), so the search may stop only when the best finished average
+# beats that bound for every alive hypothesis — which needs the maximum length, and with a
+# long limit almost never allows an early stop.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Exercise 4 (experiment, 3 points).** Are the BLEU differences between the three
+# length-penalty rules of §5.5 larger than the luck of which valid sentences were drawn?
+# Keep the three lists of outputs (`judge(...).hypotheses`) and the references, then draw
+# the sentences 200 times with replacement — the same draw for all three rules — and
+# recompute corpus BLEU with `s2s.metrics.corpus_bleu` each time (a *paired bootstrap*). In
+# what fraction of the draws does no penalty beat GNMT? Report the fraction with the number
+# of sentences, and say whether §5.5's verdict lines would survive it. (Add your own code
+# cells above the answer cell.)
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_experiment_answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# *What a full answer contains* (this chapter did not run the bootstrap, so there are no
+# numbers here to copy; the grader checks the student's against their printed cells): the
+# three rules' outputs on the same valid sentences; 200 draws of sentence indices with
+# replacement, each draw used for all three rules (that pairing is the point: it removes the
+# luck that is common to the rules); corpus BLEU per rule and draw; the fraction of draws in
+# which no penalty beats GNMT, reported with the number of sentences; and a conclusion — a
+# fraction near 0.5 means the sample cannot tell the rules apart, a fraction near 0 or 1
+# (say below 0.05 or above 0.95) that the difference survives the resampling. (1 point for
+# a correct paired bootstrap, 1 for the reported fraction and sentence count, 1 for the
+# conclusion about §5.5's verdicts.)

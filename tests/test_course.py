@@ -89,6 +89,17 @@ def test_desynced_pair_fails(repo_copy):
     assert "disagree" in result.stdout and "jupytext --sync" in result.stdout
 
 
+def test_pair_with_different_nbgrader_metadata_fails(repo_copy):
+    """Points changed in the .py twin only: same sources, different homework metadata."""
+    py = repo_copy / "chapters" / "01_encoder_decoder.py"
+    text = py.read_text()
+    assert '"points": 2' in text
+    py.write_text(text.replace('"points": 2', '"points": 5', 1))
+    result = run_check_script(repo_copy)
+    assert result.returncode == 1
+    assert "disagree" in result.stdout
+
+
 def test_missing_twin_fails(repo_copy):
     (repo_copy / "chapters" / "01_encoder_decoder.py").unlink()
     result = run_check_script(repo_copy)
@@ -97,7 +108,7 @@ def test_missing_twin_fails(repo_copy):
 
 
 def test_ruff_passes_on_the_repo_and_fails_on_an_error(repo_copy):
-    targets = ["utils", "tests", "benchmarks", "chapters"]
+    targets = ["utils", "tests", "benchmarks", "chapters", "homework"]
     clean = subprocess.run([PY, "-m", "ruff", "check", *targets], cwd=ROOT,
                            capture_output=True, text=True)
     assert clean.returncode == 0, clean.stdout

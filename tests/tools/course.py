@@ -5,6 +5,7 @@ unit tests, which run them on broken copies to show that they fail."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,13 @@ def book_problems(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+def _cells(nb) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """What the two twins must agree on: each cell's type, source, tags and nbgrader metadata
+    (the homework cells; jupytext.toml keeps both in the .py twin)."""
     return [
-        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in nb.cells
+        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ())),
+         json.dumps(c.metadata.get("nbgrader", {}), sort_keys=True))
+        for c in nb.cells
     ]
 
 
