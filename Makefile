@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make lab    open the course in JupyterLab (serving chapters/)
+#   make lab    open the course in JupyterLab (on chapters/, serving the repository root)
 #   make test   lint, check the notebook pairs, run the unit tests, execute every chapter,
 #               then autograde submissions with nbgrader (make homework)
 # and the instructors' two (the README's Homework section):
@@ -33,8 +33,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --no-deps $(D2L)
 	touch $(STAMP)
 
+# The server's root is the repository, so that jupytext finds jupytext.toml and saving a
+# chapter keeps its .py twin in step; the browser opens on chapters/.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=chapters $(AS_ROOT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters $(AS_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check utils tests benchmarks chapters homework
@@ -45,8 +47,10 @@ pairs: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests -m "not homework"
 
+# make chapters PROFILE=gpu: every chapter under nbval at the gpu profile (a GPU machine).
+PROFILE ?= ci
 chapters: $(STAMP)
-	S2S_PROFILE=ci $(PY) tests/tools/run_chapters.py
+	S2S_PROFILE=$(PROFILE) $(PY) tests/tools/run_chapters.py
 
 # After the chapters, so the ci models they trained are in the cache.
 homework: $(STAMP)

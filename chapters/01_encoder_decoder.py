@@ -1,5 +1,5 @@
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/s2s-course/seq2seq/blob/main/chapters/01_encoder_decoder.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/s2s-course/seq2seq/blob/v0.1.0/chapters/01_encoder_decoder.ipynb)
 #
 # # 1. The encoder–decoder interface
 #
@@ -32,19 +32,23 @@
 # instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (the README's *Homework*).
 
 # %% [markdown]
-# The next cell only does something on Colab: it installs the course's small `s2s` package
-# (Colab's own PyTorch is kept). On your machine, `make lab` has already installed it.
+# The next cell only does something on Colab: it installs the course's small `s2s` package at
+# the release this notebook was executed with (Colab's own PyTorch is kept) and prints what it
+# installed. On your machine, `make lab` has already installed it.
 
 # %%
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "s2s-course @ git+https://github.com/s2s-course/seq2seq"],
-        check=True,
-    )
+if "google.colab" in sys.modules:  # the course package at its release; Colab's torch is kept
+    from importlib.metadata import version
+
+    with open("/tmp/keep-torch.txt", "w") as f:  # a pip constraint: torch stays as it is
+        f.write(f"torch=={version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "s2s-course @ git+https://github.com/s2s-course/seq2seq@v0.1.0"], check=True)
+    print(f"installed s2s-course {version('s2s-course')} (v0.1.0), "
+          f"torch {version('torch')} kept")
 
 # %% [markdown]
 # Every chapter starts the same way: `s2s.setup()` picks the *run profile* (`ci`, `cpu` or `gpu`,

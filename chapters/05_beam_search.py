@@ -1,5 +1,5 @@
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/s2s-course/seq2seq/blob/main/chapters/05_beam_search.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/s2s-course/seq2seq/blob/v0.1.0/chapters/05_beam_search.ipynb)
 #
 # # 5. Beam search
 #
@@ -33,12 +33,15 @@
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "s2s-course @ git+https://github.com/s2s-course/seq2seq"],
-        check=True,
-    )
+if "google.colab" in sys.modules:  # the course package at its release; Colab's torch is kept
+    from importlib.metadata import version
+
+    with open("/tmp/keep-torch.txt", "w") as f:  # a pip constraint: torch stays as it is
+        f.write(f"torch=={version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "s2s-course @ git+https://github.com/s2s-course/seq2seq@v0.1.0"], check=True)
+    print(f"installed s2s-course {version('s2s-course')} (v0.1.0), "
+          f"torch {version('torch')} kept")
 
 # %%
 import math

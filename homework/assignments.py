@@ -194,6 +194,8 @@ def find_submissions(folder: Path, chapters: list[str]) -> tuple[list[Submission
             problems.append(f"student folder {entry.name!r}: use letters, digits, '_', '.' or "
                             "'-' only (it becomes the student's id in the gradebook)")
         else:
+            if not any(nb.suffix == ".ipynb" for nb in entry.iterdir()):
+                notes.append(f"student folder {entry.name} holds no notebook: nothing to grade")
             for nb in sorted(entry.iterdir()):
                 if nb.name.startswith("."):
                     notes.append(f"ignored hidden entry {entry.name}/{nb.name}")

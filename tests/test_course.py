@@ -16,6 +16,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+import colab
 from course import (
     LONG_CELL_TAG,
     MAX_CODE_LINES,
@@ -24,7 +25,6 @@ from course import (
     book_problems,
     chapters,
     figures,
-    load_book,
     long_code_cells,
     pair_problems,
     progress_snapshots,
@@ -162,25 +162,35 @@ def test_constraints_pin_every_declared_dependency_within_its_range():
         assert req.specifier.contains(pins[name]), f"{req.name}=={pins[name]} is outside {req}"
 
 
-def _colab_url(stem: str) -> str:
-    course = load_book()["course"]
-    repo = course["repository"].removeprefix("https://github.com/")
-    return (f"https://colab.research.google.com/github/{repo}/blob/{course['branch']}"
-            f"/chapters/{stem}.ipynb")
-
-
-def test_readme_and_notebooks_point_at_the_repository():
+def test_badges_and_install_cells_come_from_pyproject():
+    """Every chapter's Colab badge and install cell, and the README's links, are what
+    tests/tools/colab.py generates from pyproject.toml (the one place of the address)."""
+    assert colab.problems(ROOT) == []
     readme = (ROOT / "README.md").read_text()
-    repository = load_book()["course"]["repository"]
     for chapter in chapters():
         row = next((line for line in readme.splitlines()
                     if f"(chapters/{chapter.file}.ipynb)" in line), None)
         assert row is not None, f"README's chapter table has no row for {chapter.file}"
-        assert chapter.title in row and _colab_url(chapter.file) in row
+        assert chapter.title in row
         source = (ROOT / "chapters" / f"{chapter.file}.py").read_text()
-        assert _colab_url(chapter.file) in source, f"{chapter.file}: Colab badge"
-        assert f"s2s-course @ git+{repository}" in source, f"{chapter.file}: Colab install cell"
         assert "%pip" not in source, "call pip through subprocess (STYLE.md §3)"
+
+
+def test_a_chapter_that_disagrees_with_pyproject_is_reported(repo_copy):
+    for name in ("README.md", "jupytext.toml"):
+        shutil.copy(ROOT / name, repo_copy / name)
+    py = repo_copy / "chapters" / "02_data.py"
+    repository, tag = colab.release(ROOT)
+    py.write_text(py.read_text().replace(f"@{tag}", "", 1))  # an unpinned install
+    readme = repo_copy / "README.md"
+    readme.write_text(readme.read_text().replace(f"/blob/{tag}/chapters/05_beam", "/blob/main/"
+                                                 "chapters/05_beam", 1))
+    found = colab.problems(repo_copy)
+    assert len(found) == 2
+    assert "02_data.py: its install cell differs" in found[0]
+    assert "row for 05_beam_search" in found[1]
+    assert colab.write(repo_copy) == ["chapters/02_data.py", "README.md"]
+    assert colab.problems(repo_copy) == []
 
 
 # ---------------------------------------------------------------------------------------------
