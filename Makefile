@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make lab    open the course in JupyterLab (on chapters/, serving the repository root)
 #   make test   lint, check the notebook pairs, run the unit tests, execute every chapter,
-#               then autograde submissions with nbgrader (make homework)
+#               autograde submissions with nbgrader (make homework), simulate Colab and
+#               build the package (make colab)
 # and the instructors' two (the README's Homework section):
 #   make release                     student versions of the chapters in release/
 #   make autograde SUBMISSIONS=dir   grade dir/<student>/<chapter>.ipynb into a CSV
@@ -20,7 +21,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 CHAPTERS ?=
 HOMEWORK := $(PY) homework/assignments.py
 
-.PHONY: lab test setup lint pairs unit chapters homework release autograde
+.PHONY: lab test setup lint pairs unit chapters homework colab release autograde
 
 setup: $(STAMP)
 
@@ -45,7 +46,7 @@ pairs: $(STAMP)
 	$(PY) tests/tools/check_pairs.py
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -m "not homework"
+	$(PY) -m pytest tests -m "not homework and not colab"
 
 # make chapters PROFILE=gpu: every chapter under nbval at the gpu profile (a GPU machine).
 PROFILE ?= ci
@@ -56,6 +57,10 @@ chapters: $(STAMP)
 homework: $(STAMP)
 	$(PY) -m pytest tests -m homework
 
+# Colab simulated in a fresh venv (chapter 1 through its install cell), and the wheel and sdist.
+colab: $(STAMP)
+	$(PY) -m pytest tests -m colab
+
 release: $(STAMP)
 	$(HOMEWORK) release $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
@@ -63,4 +68,4 @@ autograde: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo 'usage: make autograde SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb)' >&2; exit 2; }
 	$(HOMEWORK) autograde "$(SUBMISSIONS)" $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
-test: lint pairs unit chapters homework
+test: lint pairs unit chapters homework colab
