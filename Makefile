@@ -3,7 +3,8 @@
 #   make test   lint, check the notebook pairs, run the unit tests, execute every chapter,
 #               autograde submissions with nbgrader (make homework), simulate Colab and
 #               build the package (make colab)
-# and the instructors' two (the README's Homework section):
+# and `make book` (the HTML book in build/book/html), and the instructors' two (the README's
+# Homework section):
 #   make release                     student versions of the chapters in release/
 #   make autograde SUBMISSIONS=dir   grade dir/<student>/<chapter>.ipynb into a CSV
 # All create .venv and install the pinned package with its dev extras when missing or stale.
@@ -21,7 +22,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 CHAPTERS ?=
 HOMEWORK := $(PY) homework/assignments.py
 
-.PHONY: lab test setup lint pairs unit chapters homework colab release autograde
+.PHONY: lab test setup lint pairs unit chapters homework colab release autograde book
 
 setup: $(STAMP)
 
@@ -56,6 +57,10 @@ chapters: $(STAMP)
 # After the chapters, so the ci models they trained are in the cache.
 homework: $(STAMP)
 	$(PY) -m pytest tests -m homework
+
+# The HTML book, offline: build/book/html/index.html (tests/test_book.py opens it in Chromium).
+book: $(STAMP)
+	$(PY) tests/tools/book.py
 
 # Colab simulated in a fresh venv (chapter 1 through its install cell), and the wheel and sdist.
 colab: $(STAMP)

@@ -98,9 +98,9 @@ def exercises(nb) -> list[Exercise]:
 
 
 def book_chapters(root: Path = ROOT) -> list[str]:
-    """The chapter stems listed in book.toml, in order."""
-    with open(root / "book.toml", "rb") as f:
-        return [c["file"] for c in tomllib.load(f)["course"]["chapters"]]
+    """The chapter stems listed in course.toml, in order."""
+    with open(root / "course.toml", "rb") as f:
+        return [c["file"] for c in tomllib.load(f)["chapters"]]
 
 
 def select_chapters(requested: list[str] | None, root: Path = ROOT) -> list[str]:
@@ -349,13 +349,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     lst = sub.add_parser("list", help="the exercises of each chapter, their kinds and points")
-    lst.add_argument("--chapters", nargs="+", help="chapter stems (default: all in book.toml)")
+    lst.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
     rel = sub.add_parser("release", help="student versions of the chapters")
-    rel.add_argument("--chapters", nargs="+", help="chapter stems (default: all in book.toml)")
+    rel.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
     rel.add_argument("--out", type=Path, default=RELEASE_DIR, help="folder for the notebooks")
     grade = sub.add_parser("autograde", help="grade SUBMISSIONS/<student>/<chapter>.ipynb")
     grade.add_argument("submissions", type=Path)
-    grade.add_argument("--chapters", nargs="+", help="chapter stems (default: all in book.toml)")
+    grade.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
     grade.add_argument("--csv", type=Path, help="scores file (default build/homework/scores.csv)")
     grade.add_argument("--profile", default="ci", help="S2S_PROFILE while grading (default ci)")
     for p in (lst, rel, grade):

@@ -1,4 +1,4 @@
-"""The repository's own consistency: book.toml vs chapters/, jupytext pairs, ruff, environment.
+"""The repository's own consistency: course.toml vs chapters/, jupytext pairs, ruff, environment.
 
 Each check is also run on a broken copy, to show that the test command would fail."""
 
@@ -36,8 +36,8 @@ PY = sys.executable
 
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
-    """A copy of the files the checks read: book.toml, chapters/, pyproject.toml, a utils file."""
-    for name in ("book.toml", "pyproject.toml"):
+    """A copy of the files the checks read: course.toml, chapters/, pyproject.toml, a utils file."""
+    for name in ("course.toml", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "chapters", tmp_path / "chapters",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -69,7 +69,7 @@ def test_deleted_chapter_fails(repo_copy):
     (repo_copy / "chapters" / "01_encoder_decoder.ipynb").unlink()
     result = run_check_script(repo_copy)
     assert result.returncode == 1
-    assert "listed in book.toml but does not exist" in result.stdout
+    assert "listed in course.toml but does not exist" in result.stdout
 
 
 def test_unlisted_chapter_fails(repo_copy):

@@ -1,4 +1,4 @@
-"""Fail when a chapter notebook and its jupytext twin disagree, or book.toml and chapters/ do.
+"""Fail when a chapter notebook and its jupytext twin disagree, or course.toml and chapters/ do.
 
 Usage: python tests/tools/check_pairs.py [ROOT]"""
 
@@ -15,4 +15,4 @@ if __name__ == "__main__":
         print(f"FAIL: {p}")
     if problems:
         sys.exit(1)
-    print(f"ok: book.toml matches chapters/; every pair in {root / 'chapters'} is in sync")
+    print(f"ok: course.toml matches chapters/; every pair in {root / 'chapters'} is in sync")

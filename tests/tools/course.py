@@ -24,28 +24,29 @@ class Chapter:
         return root / "chapters" / f"{self.file}.ipynb"
 
 
-def load_book(root: Path = ROOT) -> dict:
-    with open(root / "book.toml", "rb") as f:
+def load_course(root: Path = ROOT) -> dict:
+    with open(root / "course.toml", "rb") as f:
         return tomllib.load(f)
 
 
 def chapters(root: Path = ROOT) -> list[Chapter]:
-    """The chapters listed in book.toml, in order."""
-    return [Chapter(**c) for c in load_book(root)["course"]["chapters"]]
+    """The chapters listed in course.toml, in order."""
+    return [Chapter(**c) for c in load_course(root)["chapters"]]
 
 
 def book_problems(root: Path = ROOT) -> list[str]:
-    """What disagrees between book.toml's chapter list and chapters/*.ipynb (empty = fine)."""
+    """What disagrees between course.toml's chapter list and chapters/*.ipynb (empty = fine)."""
     listed = [c.file for c in chapters(root)]
     on_disk = sorted(p.stem for p in (root / "chapters").glob("*.ipynb"))
-    problems = [f"book.toml lists {name!r} twice" for name in set(listed) if listed.count(name) > 1]
+    problems = [f"course.toml lists {name!r} twice" for name in set(listed)
+                if listed.count(name) > 1]
     problems += [
-        f"chapters/{name}.ipynb is listed in book.toml but does not exist"
+        f"chapters/{name}.ipynb is listed in course.toml but does not exist"
         for name in listed
         if name not in on_disk
     ]
     problems += [
-        f"chapters/{name}.ipynb exists but is not listed in book.toml [[course.chapters]]"
+        f"chapters/{name}.ipynb exists but is not listed in course.toml [[chapters]]"
         for name in on_disk
         if name not in listed
     ]

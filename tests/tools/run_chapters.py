@@ -1,11 +1,11 @@
-"""Execute every chapter listed in book.toml under nbval (--nbval-lax), printing wall times.
+"""Execute every chapter listed in course.toml under nbval (--nbval-lax), printing wall times.
 
 Usage: S2S_PROFILE=ci python tests/tools/run_chapters.py [pytest args...]
        (`make chapters`; on a GPU machine `make chapters PROFILE=gpu`)
 The profile is S2S_PROFILE (`ci` when unset), and the summary names the one that ran. Training
 progress is quiet (S2S_QUIET=1 unless set otherwise): at the `gpu` profile's speed a progress
 bar and a live plot flood the kernel's output channel, and nbval stops waiting for output
-("Timeout of 5 seconds exceeded"). The budgets (book.toml's ci_budget_s) apply to `ci` only.
+("Timeout of 5 seconds exceeded"). The budgets (course.toml's ci_budget_s) apply to `ci` only.
 Exits with pytest's status; the last line is pytest's summary."""
 
 from __future__ import annotations
