@@ -1,4 +1,5 @@
-"""BLEU: the library's sacrebleu wrapper, the teaching BLEU, and how d2l's BLEU differs."""
+"""BLEU and chrF: the library's sacrebleu wrappers, the teaching BLEU, and how d2l's BLEU
+differs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import random
 
 import pytest
 import sacrebleu
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics import BLEU, CHRF
 
 from d2l_oracle import load_d2l
-from s2s.metrics import corpus_bleu, ngrams, teaching_bleu
+from s2s.metrics import Judged, corpus_bleu, corpus_chrf, ngrams, teaching_bleu
 
 
 def random_corpus(seed: int, n: int = 40):
@@ -41,6 +42,36 @@ def test_corpus_bleu_rejects_bad_input():
         corpus_bleu(["a", "b"], [["a"]])
     with pytest.raises(ValueError, match="at least one reference"):
         corpus_bleu(["a"], [[]])
+
+
+def test_corpus_chrf_equals_sacrebleu_with_a_variable_number_of_references():
+    hyps = ["le chat est là .", "bonjour", "il pleut"]
+    refs = [["le chat est là .", "un chat est là ."], ["bonjour !"], ["il pleut .", "il pleut"]]
+    ours = corpus_chrf(hyps, refs)
+    direct = CHRF().corpus_score(hyps, [[r[0] for r in refs],
+                                        [refs[0][1], None, refs[2][1]]])
+    assert ours.score == pytest.approx(direct.score)
+    assert "nrefs:var" in ours.signature and "nc:6" in ours.signature
+    assert corpus_chrf(["a b c d"], [["a b c d"]]).score == pytest.approx(100)
+    judged = Judged(corpus_bleu(hyps, refs), ["x"] * 3, hyps, refs)
+    assert judged.chrf().score == pytest.approx(ours.score)
+
+
+def test_chrf_gives_credit_to_a_word_that_is_almost_right():
+    """One wrong ending: BLEU counts the word as wrong, chrF sees its shared characters."""
+    ref = [["les petits chats noirs dorment ."]]
+    near, far = ["les petits chat noir dorment ."], ["les petits xyzw qrst dorment ."]
+    assert corpus_bleu(near, ref).score == pytest.approx(corpus_bleu(far, ref).score)
+    assert corpus_chrf(near, ref).score > corpus_chrf(far, ref).score + 10
+
+
+def test_corpus_chrf_rejects_bad_input():
+    with pytest.raises(ValueError, match="corpus_chrf: 2 hypotheses but 1"):
+        corpus_chrf(["a", "b"], [["a"]])
+    with pytest.raises(ValueError, match="at least one reference"):
+        corpus_chrf(["a"], [[]])
+    with pytest.raises(TypeError, match="references\\[0\\] is a str"):
+        corpus_chrf(["a"], ["a"])
 
 
 @pytest.mark.parametrize("seed", range(5))
