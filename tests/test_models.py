@@ -57,6 +57,32 @@ def test_final_state_is_the_last_real_tokens_where_d2ls_is_not():
             assert not torch.allclose(d2l_state[:, b], alone[:, 0], atol=1e-3)
 
 
+def test_two_layer_lstm_decoder_starts_from_each_layers_state_at_the_last_real_token():
+    """Keras' design, and ours: the decoder's (h, c) of every layer is the encoder's at the
+    last real token of its source, computed here by the raw nn.LSTM layer by layer on each
+    source alone (no padding, no packing)."""
+    torch.manual_seed(0)
+    encoder = RNNEncoder(V_SRC, E, H, L, cell="lstm").eval()
+    decoder = RNNDecoder(V_TGT, E, H, L, cell="lstm").eval()
+    lengths = [6, 2, 4]
+    src, src_len = padded_batch(lengths)
+    with torch.no_grad():
+        state = decoder.init_state(encoder(src, src_len), src_len)
+        h, c = state.hidden  # each (L, B, H)
+        assert h.shape == c.shape == (L, len(lengths), H)
+        for b, n in enumerate(lengths):
+            x = encoder.embedding(src[b:b + 1, :n])  # (1, n, E)
+            for layer in range(L):
+                cell = nn.LSTM(x.shape[-1], H, batch_first=True)
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(cell, f"{name}_l0").data.copy_(
+                        getattr(encoder.rnn, f"{name}_l{layer}").data)
+                x, (h_n, c_n) = cell(x)  # the next layer reads this layer's outputs
+                assert torch.allclose(h[layer, b], h_n[0, 0], atol=1e-6)
+                assert torch.allclose(c[layer, b], c_n[0, 0], atol=1e-6)
+        assert torch.equal(state.context, h[-1])  # the context is the top layer's h
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_changes_nothing_for_every_cell(cell, bidirectional):
