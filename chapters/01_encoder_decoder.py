@@ -27,9 +27,10 @@
 #
 # No data download is needed: the chapter's task is made of random digits.
 #
-# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
+# contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (the README's *Homework*).
+# instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (see *Homework* in the README).
 
 # %% [markdown]
 # The next cell only does something on Colab: it installs the course's small `s2s` package at
@@ -546,7 +547,7 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
@@ -636,7 +637,8 @@ assert _logits.shape == (2, 6, V)
 # curve and the seconds it took; the cell then runs it for a context of 256 (twice the
 # `wide context` arm) and, for a fair time comparison on the same machine, again for 128.
 # Then, in the cell after the tests: report the two runs' accuracy on short and long inputs,
-# their parameter counts and their time per training step, and say whether your prediction
+# their parameter counts and their time per training step (the run's time over its steps,
+# evaluation included), and say whether your prediction
 # held.
 
 # %% nbgrader={"grade": false, "grade_id": "ex4_experiment_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}

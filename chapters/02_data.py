@@ -26,9 +26,10 @@
 # *The sentences shown in this chapter are from Tatoeba (tatoeba.org) via
 # manythings.org/anki, licensed CC-BY 2.0 France.*
 #
-# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
+# contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/02_data.ipynb` (the README's *Homework*).
+# instead: `make release` writes it to `release/02_data.ipynb` (see *Homework* in the README).
 
 # %% [markdown]
 # The next cell only does something on Colab: it installs the course's small `s2s` package at
@@ -416,7 +417,7 @@ s2s.check(leaked_fraction(data.splits.train + data.splits.valid, data.splits.tes
 # %% [markdown]
 # ## Exercises
 #
-# Five exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# Five exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
@@ -492,14 +493,14 @@ assert not batch_order_changes(BucketBatchSampler([(1, 1)] * 10, 64, shuffle=Fal
 # *Model answer.* The sort is stable, so shuffling first decides the order of the many
 # sentences that share a length: each epoch they fall into different batches. Without it,
 # every epoch would cut the very same batches, each always holding the same sentences, and
-# stochastic gradient descent would lose part of its randomness — the same few hundred
-# gradient estimates every epoch, in a fixed grouping. Shuffling the batches afterwards
+# stochastic gradient descent would lose part of its randomness — the same ~930
+# batches (119,552 pairs / 128) every epoch, in a fixed grouping. Shuffling the batches afterwards
 # decides the order in which they are trained on. Without it, every epoch would run from the
 # shortest sentences to the longest: long stretches of consecutive steps on one kind of
 # sentence, whose gradients agree with each other, so the weights drift towards whatever
 # lengths came last before every validation (and an optimizer with momentum, like Adam,
-# follows the drift further). Exercise 3's check, `batch_order_changes`, is the test that the
-# shuffles happen.
+# follows the drift further). Exercise 3's check, `batch_order_changes`, is a test that at least
+# one of the shuffles happens; it cannot tell which one.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex5_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Exercise 5 (experiment, 1 + 2 points).** §2.5 measured padding at one batch size, 128.
@@ -542,5 +543,5 @@ assert all(efficiency[s, True] > efficiency[s, False] for s in (8, 32, 128, 512)
 # a little as they grow because the order sorts by source length first and target length
 # second: the sources of a batch have (nearly) one length, but a batch of 512 covers a wider
 # range of target lengths than a batch of 8 (at 128, §2.5's table shows the padding is
-# mostly on the target side). So the gap between the two grows with the batch size, from 35
-# points at 8 to 60 at 512: bucketing matters most where batches are large, as on a GPU.
+# mostly on the target side). So the gap between the two grows with the batch size, from about
+# 35 points at 8 to about 60 at 512: bucketing matters most where batches are large, as on a GPU.

@@ -25,9 +25,10 @@
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
 #
-# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
+# contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/03_rnn_seq2seq.ipynb` (the README's *Homework*).
+# instead: `make release` writes it to `release/03_rnn_seq2seq.ipynb` (see *Homework* in the README).
 
 # %%
 import subprocess
@@ -582,7 +583,7 @@ for bad in ["", 42]:
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (the README's *Homework* section): the coding exercises
+# Four exercises, graded with nbgrader (see *Homework* in the README): the coding exercises
 # by the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
@@ -642,7 +643,8 @@ assert brevity_penalty(1, 8) < 0.001
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ex3_concept_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # *Model answer.* Its unigram precision is perfect (every word it writes is in the
 # reference), but a one-word output contains no bigrams, trigrams or 4-grams, so those
-# precisions are 0 (or, smoothed, close to 0) and their geometric mean — BLEU's core — collapses.
+# precisions are scored 0 (sacrebleu's default smoothing only helps n-gram orders that the
+# output contains) and their geometric mean — BLEU's core — collapses.
 # The brevity penalty punishes the shortness on its own: the hypotheses total one token per
 # sentence against eight in the references, so BP $= e^{1 - 8} \approx 0.0009$
 # (`brevity_penalty(1, 8)`), whatever the precisions. BLEU needs it because precision alone

@@ -23,9 +23,10 @@
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
 #
-# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
+# contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/04_attention.ipynb` (the README's *Homework*).
+# instead: `make release` writes it to `release/04_attention.ipynb` (see *Homework* in the README).
 
 # %%
 import subprocess
@@ -517,14 +518,15 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex1_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Exercise 1 (coding, 2 points).** Write scaled dot-product attention by hand — scores,
-# your masked softmax, weighted sum — for queries `(B, T_q, d)`, keys and values
-# `(B, T_k, d)` and a mask `(B, T_k)`. It must equal `Attention(ScaledDotScore())`.
+# your masked softmax, weighted sum — for queries `(B, T_q, d)`, keys `(B, T_k, d)`,
+# values `(B, T_k, d_v)` and a mask `(B, T_k)`. Return `(context, weights)`, shapes
+# `(B, T_q, d_v)` and `(B, T_q, T_k)`, and equal `Attention(ScaledDotScore())`.
 
 # %% nbgrader={"grade": false, "grade_id": "ex1_code_solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 from s2s.attention import ScaledDotScore
@@ -599,8 +601,8 @@ assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 # the inputs are the reference's words, known before the first step. In decoding, the input
 # at step $t$ is the word the model chose at step $t-1$, which does not exist until that step
 # has run; so every decoder — Luong's, Bahdanau's, the one without attention — translates one
-# step at a time, and Luong's design saves nothing there but the order of operations within a
-# step. (b) $\tilde h_{t-1} = \tanh(W_c [c_{t-1}; h_{t-1}])$ contains the context
+# step at a time, and Luong's design gives no parallelism over time at inference; within a step it
+# only changes the order of operations (the RNN first, then attention). (b) $\tilde h_{t-1} = \tanh(W_c [c_{t-1}; h_{t-1}])$ contains the context
 # $c_{t-1}$: what attention read from the source at the previous step. Without input
 # feeding the RNN's state is built from the words written so far only; it never learns where
 # attention looked, so it cannot keep track of which source words have already been
@@ -608,7 +610,7 @@ assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 # past alignment decisions, against words dropped or translated twice).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# **Exercise 4 (experiment, 3 points, about a quarter of an hour at the `cpu` profile).** §4.5
+# **Exercise 4 (experiment, 3 points, about a quarter of an hour or more at the `cpu` profile).** §4.5
 # could not test whether attention's advantage grows with sentence length, because the model
 # without attention was still at noise level. Train one seed of each arm for four times as
 # long — `cached_model(f"ex4-{cfg.kind}", cfg, data, replace(short_cfg, max_steps=4 *

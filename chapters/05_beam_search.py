@@ -25,9 +25,10 @@
 #
 # *Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.*
 #
-# **Exercises and their solutions.** The solutions are in this notebook, under each exercise
+# **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
+# contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/05_beam_search.ipynb` (the README's *Homework*).
+# instead: `make release` writes it to `release/05_beam_search.ipynb` (see *Homework* in the README).
 
 # %%
 import subprocess
@@ -720,7 +721,7 @@ if profile.expect_bleu_attention > 0:  # profiles that train long enough to clai
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (the README's *Homework* section): the coding parts by
+# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 
@@ -749,8 +750,8 @@ assert abs(gnmt(-2.0, 7, 1.0) - (-2.0 * 6 / 12)) < 1e-12
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Exercise 2 (experiment, 1 + 2 points).** How many candidates does beam search score? With
-# $V$ possible next tokens, beam $k$ and $L$ steps it extends at most $k$ hypotheses by $V$
-# tokens per step. Write `beam_work(V, k, L)` (an upper bound: $k V$ per step, but only $V$
+# $V$ possible next tokens, beam $k$ and $n$ steps it extends at most $k$ hypotheses by $V$
+# tokens per step. Write `beam_work(V, k, n)` (an upper bound: $k V$ per step, but only $V$
 # at the first step) and compare it with the number of outputs exhaustive search scores: for
 # the table, whose hypotheses can go on with $V = 4$ tokens (A, B, C, `<eos>`) for at most 4
 # steps, against the count from §5.2 and the candidates the traced beam 2 actually scored;
@@ -783,7 +784,7 @@ assert beam_work(10, 5, 3) == 10 + 2 * 50
 # allows only `<eos>`, so each of the 2 alive hypotheses had one candidate (the walk also
 # never scores a token of probability 0). On chapter 4's model, beam 5 over $L + 1 = 13$
 # steps scores at most 459,086 candidates, against a 47-digit number of outputs. The bound
-# grows linearly with the length, $V + (L - 1) k V$, while the number of outputs grows
+# grows linearly with the length, $V + (n - 1) k V$ for $n$ steps, while the number of outputs grows
 # exponentially, about $V^L$: on the toy table the two are of the same size, and on a real
 # vocabulary beam search looks at a vanishing fraction of the outputs — which is why it can
 # miss the best one.
@@ -799,7 +800,8 @@ assert beam_work(10, 5, 3) == 10 + 2 * 50
 # hypothesis can only lower its score: once the best alive hypothesis, scored as if it ended
 # now, ranks below the finished ones, no continuation of it can overtake them. The average
 # divides by the length, and appending a token whose log-probability is above the current
-# average *raises* the average: on `EARLY`, `A` ranks far below `<eos>` after one step, yet
+# average *raises* the average: on `EARLY`, `A` ranks below `<eos>` after one step (average
+# $\log 0.3 / 1 = -1.20$ against $-0.51$), yet
 # `A A A <eos>` ends with the better average ($\log 0.274 / 4 = -0.32$ against
 # $\log 0.6 / 1 = -0.51$). To stop exactly with the average, the rule must bound what an
 # alive hypothesis can still reach: with scores $\le 0$ and a length limit, a hypothesis of
