@@ -3,6 +3,12 @@
 Usage: S2S_DATA_DIR=../shared/data python benchmarks/train_throughput.py [--profile cpu]
 Prints one JSON object, so later changes can be compared run against run.
 
+Every figure is measured in each precision of `--precisions` (default: fp32 and auto, which
+`s2s.precision` resolves for this machine, e.g. bf16 on a CPU with native bf16), and
+`auto_over_fp32` gives the ratios. Quality at equal steps: Luong (the whole model) trained
+`--quality-steps` steps from the same seed on the same batches in each precision, then its
+validation loss (always computed in fp32) — `quality.auto_vs_fp32` is the relative difference.
+
 Configuration: fra-eng at the profile's `max_len`, `min_freq`, embed, hidden, layers and batch
 (the `cpu` profile: sentences <= 12 tokens, a 7,526-word target vocabulary, embed 256, hidden
 256, 1 layer, batch 128), Adam and gradient clipping: the training step of `s2s.train.fit`.
@@ -36,7 +42,8 @@ import torch
 import s2s
 from s2s.data import PAD, load_translation
 from s2s.models import build_model
-from s2s.train import sequence_loss
+from s2s.precision import autocast, grad_scaler, resolve_precision
+from s2s.train import TrainConfig, evaluate_loss, fit, make_optimizer, sequence_loss
 from s2s.zoo import profile_config
 
 
@@ -67,12 +74,14 @@ def _tokens_per_second(step, count: int, warmup: int, device: torch.device) -> f
     return tokens / (time.perf_counter() - start)
 
 
-def time_training(model, batch_list, device, decoder_only: bool = False,
+def time_training(model, batch_list, device, precision: str, decoder_only: bool = False,
                   warmup: int = 3) -> float:
     """Target tokens per second over `batch_list[warmup:]`, for the whole model or the
-    decoder alone (encoder outputs computed before the clock starts)."""
+    decoder alone (encoder outputs computed before the clock starts), with the forward pass
+    in `precision` (resolved) and the loss in fp32, as `fit` does."""
     params = model.decoder.parameters() if decoder_only else model.parameters()
-    optimizer = torch.optim.Adam(params, lr=1e-3)
+    optimizer = make_optimizer(params, 1e-3, device)  # fused Adam, as in `fit`
+    scaler = grad_scaler(precision, device)
     model.train()
     encoded = []
     if decoder_only:
@@ -82,33 +91,39 @@ def time_training(model, batch_list, device, decoder_only: bool = False,
     def step(i: int) -> int:
         src, src_len, tgt_in, tgt_out = batch_list[i]
         tgt_in, tgt_out = tgt_in.to(device), tgt_out.to(device)
-        if decoder_only:
-            memory, hidden = (t.clone().requires_grad_() for t in encoded[i])
-            logits, _ = model.decoder(tgt_in, model.decoder.init_state((memory, hidden), src_len))
-        else:
-            logits = model(src.to(device), src_len, tgt_in)
-        loss = sequence_loss(logits, tgt_out)
+        with autocast(precision, device):
+            if decoder_only:
+                memory, hidden = (t.clone().requires_grad_() for t in encoded[i])
+                logits, _ = model.decoder(tgt_in,
+                                          model.decoder.init_state((memory, hidden), src_len))
+            else:
+                logits = model(src.to(device), src_len, tgt_in)
+        loss = sequence_loss(logits.float(), tgt_out)
         optimizer.zero_grad()
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         return int((tgt_out != PAD).sum())
 
     return _tokens_per_second(step, len(batch_list), warmup, device)
 
 
-def time_output_layer(decoder, batch_list, device, warmup: int = 3) -> float:
+def time_output_layer(decoder, batch_list, device, precision: str, warmup: int = 3) -> float:
     """Target tokens per second through the output layer alone (hidden -> vocabulary, forward,
     backward, Adam), on random hidden vectors of the batches' shapes: the cost that both
     attention decoders share."""
     out = decoder.out
-    optimizer = torch.optim.Adam(out.parameters(), lr=1e-3)
+    optimizer = make_optimizer(out.parameters(), 1e-3, device)
     hidden = [torch.randn(*tgt_out.shape, out.in_features, device=device)
               for _, _, _, tgt_out in batch_list]
 
     def step(i: int) -> int:
         tgt_out = batch_list[i][3].to(device)
-        loss = sequence_loss(out(hidden[i].requires_grad_()), tgt_out)
+        with autocast(precision, device):
+            logits = out(hidden[i].requires_grad_())
+        loss = sequence_loss(logits.float(), tgt_out)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -117,19 +132,33 @@ def time_output_layer(decoder, batch_list, device, warmup: int = 3) -> float:
     return _tokens_per_second(step, len(batch_list), warmup, device)
 
 
-def time_encoder(encoder, batch_list, packed: bool, device) -> float:
+def time_encoder(encoder, batch_list, packed: bool, device, precision: str) -> float:
     """Encoder forward + backward, sentences per second."""
     start, sentences = time.perf_counter(), 0
     for src, src_len, _, _ in batch_list:
         src = src.to(device)
-        if packed:
-            outputs, _ = encoder(src, src_len)
-        else:
-            outputs, _ = encoder.rnn(encoder.embedding(src))
-        outputs.sum().backward()
+        with autocast(precision, device):
+            if packed:
+                outputs, _ = encoder(src, src_len)
+            else:
+                outputs, _ = encoder.rnn(encoder.embedding(src))
+        outputs.float().sum().backward()
         sentences += src.shape[0]
     _sync(device)
     return sentences / (time.perf_counter() - start)
+
+
+def quality_at_equal_steps(config, data, profile, device, precision: str, steps: int) -> dict:
+    """Train `config` for `steps` steps with `fit` (seed 0: the same initial weights and
+    batches in every precision), then its validation loss in fp32 and the seconds it took."""
+    torch.manual_seed(0)
+    model = build_model(config, data.src_vocab, data.tgt_vocab)
+    cfg = TrainConfig(lr=profile.lr, batch_size=profile.batch_size, max_steps=steps,
+                      eval_every=steps, patience=None, precision=precision)
+    history = fit(model, data, cfg, device=device, progress=False)
+    valid = evaluate_loss(model, data.loader("valid", 2 * profile.batch_size), device)
+    return {"steps": history.steps, "valid_loss": round(valid, 4),
+            "seconds": round(history.seconds, 1), "precision": history.precision}
 
 
 def main() -> None:
@@ -138,6 +167,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per model and round")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; figures are medians")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: by hardware)")
+    parser.add_argument("--precisions", default="fp32,auto",
+                        help="comma-separated precisions to measure (fp32, bf16, fp16, auto)")
+    parser.add_argument("--quality-steps", type=int, default=300,
+                        help="training steps of the equal-steps quality check (0: skip it)")
     args = parser.parse_args()
     profile = s2s.get_profile(args.profile)
     device = torch.device(args.device) if args.device else s2s.get_device()
@@ -157,27 +190,51 @@ def main() -> None:
     models = {name: build_model(c, data.src_vocab, data.tgt_vocab).to(device)
               for name, c in configs.items()}
     arms = [(name, False) for name in models] + [("bahdanau", True), ("luong", True)]
-    runs: dict[tuple[str, bool], list[float]] = {arm: [] for arm in arms}
-    encoder_runs: dict[tuple[str, str], list[float]] = {
-        (cell, kind): [] for cell in ("gru", "lstm") for kind in ("packed", "padded_unpacked")}
-    output_runs: list[float] = []
+    # `auto` is measured under its own name (the rule's choice is printed as `precisions`).
+    names = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    resolved = {p: resolve_precision(p, device) for p in names}
+    runs: dict[tuple[str, str, bool], list[float]] = {
+        (p, *arm): [] for p in names for arm in arms}
+    encoder_runs: dict[tuple[str, str, str], list[float]] = {
+        (p, cell, kind): [] for p in names for cell in ("gru", "lstm")
+        for kind in ("packed", "padded_unpacked")}
+    output_runs: dict[str, list[float]] = {p: [] for p in names}
     for _ in range(args.repeat):
-        for name, decoder_only in arms:
-            runs[name, decoder_only].append(
-                time_training(models[name], batch_list, device, decoder_only))
-        output_runs.append(time_output_layer(models["luong"].decoder, batch_list, device))
-        for cell, kind in encoder_runs:
-            encoder_runs[cell, kind].append(time_encoder(models[cell].encoder, batch_list,
-                                                         kind == "packed", device))
+        for p in names:  # precisions take turns too, within each round
+            for name, decoder_only in arms:
+                runs[p, name, decoder_only].append(time_training(
+                    models[name], batch_list, device, resolved[p], decoder_only))
+            output_runs[p].append(time_output_layer(models["luong"].decoder, batch_list,
+                                                    device, resolved[p]))
+            for _, cell, kind in [key for key in encoder_runs if key[0] == p]:
+                encoder_runs[p, cell, kind].append(time_encoder(
+                    models[cell].encoder, batch_list, kind == "packed", device, resolved[p]))
 
     def median(values: list[float]) -> float:
         return round(statistics.median(values), 1)
 
-    whole = {name: median(runs[name, False]) for name in models}
-    decoder = {name: median(runs[name, True]) for name in ("bahdanau", "luong")}
+    whole = {p: {name: median(runs[p, name, False]) for name in models} for p in names}
+    decoder = {p: {name: median(runs[p, name, True]) for name in ("bahdanau", "luong")}
+               for p in names}
+    output = {p: median(output_runs[p]) for p in names}
+    ratios = {}
+    if "fp32" in names and "auto" in names:
+        ratios = {"whole_model": {name: round(whole["auto"][name] / whole["fp32"][name], 2)
+                                  for name in models},
+                  "decoder_only": {name: round(decoder["auto"][name] / decoder["fp32"][name], 2)
+                                   for name in decoder["fp32"]},
+                  "output_layer_only": round(output["auto"] / output["fp32"], 2)}
+    quality = {}
+    if args.quality_steps > 0:
+        quality = {p: quality_at_equal_steps(configs["luong"], data, profile, device, p,
+                                             args.quality_steps) for p in names}
+        if "fp32" in quality and "auto" in quality:
+            quality["auto_vs_fp32"] = round(
+                quality["auto"]["valid_loss"] / quality["fp32"]["valid_loss"] - 1, 4)
     print(json.dumps({
         "benchmark": "train_throughput",
         "profile": profile.name,
+        "precisions": resolved,
         "config": {"embed": profile.embed_size, "hidden": profile.hidden_size,
                    "layers": profile.num_layers, "batch": profile.batch_size,
                    "max_len": profile.max_len, "src_vocab": len(data.src_vocab),
@@ -185,13 +242,16 @@ def main() -> None:
                    "repeat": args.repeat},
         "whole_model_target_tok_per_s": whole,
         "decoder_only_target_tok_per_s": decoder,
-        "output_layer_only_target_tok_per_s": median(output_runs),
-        "luong_over_bahdanau": {
-            "whole_model": round(whole["luong"] / whole["bahdanau"], 2),
-            "decoder_only": round(decoder["luong"] / decoder["bahdanau"], 2)},
-        "encoder_sent_per_s": {cell: {kind: median(encoder_runs[cell, kind])
-                                      for kind in ("packed", "padded_unpacked")}
-                               for cell in ("gru", "lstm")},
+        "output_layer_only_target_tok_per_s": output,
+        "auto_over_fp32": ratios,
+        "luong_over_bahdanau": {p: {
+            "whole_model": round(whole[p]["luong"] / whole[p]["bahdanau"], 2),
+            "decoder_only": round(decoder[p]["luong"] / decoder[p]["bahdanau"], 2)}
+            for p in names},
+        "encoder_sent_per_s": {p: {cell: {kind: median(encoder_runs[p, cell, kind])
+                                          for kind in ("packed", "padded_unpacked")}
+                                   for cell in ("gru", "lstm")} for p in names},
+        "quality_at_equal_steps": quality,
         "device": str(device),
         "device_name": (torch.cuda.get_device_name() if device.type == "cuda"
                         else platform.processor()),

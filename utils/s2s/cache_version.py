@@ -18,12 +18,12 @@ import ast
 import hashlib
 from pathlib import Path
 
-CACHE_VERSION = 2
-TRAINING_FINGERPRINT = "70aca8d0f4dfec9a"
+CACHE_VERSION = 3
+TRAINING_FINGERPRINT = "ba14d7710b49e46e"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "models",
-                    "runtime.py", "text.py", "train.py", "vocab.py", "zoo.py")
+                    "precision.py", "runtime.py", "text.py", "train.py", "vocab.py", "zoo.py")
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

@@ -37,6 +37,7 @@ class History:
     target_tokens: int = 0
     best_val: float = math.inf
     stopped: str = ""
+    precision: str = ""  # what training ran in (fp32, bf16, fp16); "" before it was recorded
 
     @property
     def tokens_per_second(self) -> float:

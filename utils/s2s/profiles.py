@@ -44,6 +44,8 @@ class Profile:
     # expectations the chapters check (floors, measured on the `cpu` profile; 0 = no claim)
     expect_bleu_rnn: float
     expect_bleu_attention: float
+    # numeric precision of training (s2s.precision): "auto" picks by hardware
+    precision: str = "auto"
 
     def with_(self, **changes: object) -> Profile:
         """A copy with some fields changed (for exercises and experiments)."""

@@ -2,9 +2,12 @@
 
 `fit` is the loop a learner can read top to bottom: for each batch, run the model with teacher
 forcing (or feed back its own predictions for a fraction of the steps), compute the loss over
-real target tokens only, clip the gradient, step Adam. Every `eval_every` steps it measures the
-validation loss, keeps the best weights, stops early when validation stops improving, and
-writes a checkpoint that `load_checkpoint` reads back and `fit(..., resume=True)` continues.
+real target tokens only, clip the gradient, step Adam. The forward pass runs in the config's
+precision (`s2s.precision`: bf16 autocast on a CPU that has it natively); the loss, the
+weights, the optimizer and the checkpoints stay fp32, and validation is always fp32. Every
+`eval_every` steps it measures the validation loss, keeps the best weights, stops early when
+validation stops improving, and writes a checkpoint that `load_checkpoint` reads back and
+`fit(..., resume=True)` continues.
 
 The checkpoint files and the `History` a run records are in `s2s.checkpoints`, the live loss
 plot a notebook shows during training in `s2s.progress`; their names can be imported from here
@@ -39,6 +42,7 @@ from s2s.checkpoints import (
 from s2s.checks import check_bool, check_int, check_real
 from s2s.data import TranslationData
 from s2s.models import Seq2Seq
+from s2s.precision import autocast, check_precision, grad_scaler, resolve_precision
 from s2s.progress import PROGRESS_METADATA, LivePlot, in_notebook
 from s2s.runtime import check_device, in_ci
 from s2s.vocab import PAD
@@ -48,7 +52,8 @@ __all__ = [
     "CHECKPOINT_FORMAT", "CheckpointError", "History", "LivePlot", "PROGRESS_METADATA",
     "load_checkpoint", "load_history", "save_checkpoint",
     # this module
-    "TrainConfig", "evaluate_loss", "feed_back_logits", "fit", "learning_rate", "sequence_loss",
+    "TrainConfig", "evaluate_loss", "feed_back_logits", "fit", "learning_rate", "make_optimizer",
+    "sequence_loss",
 ]
 
 
@@ -100,6 +105,7 @@ class TrainConfig:
     batch_size: int = 128
     bucket: bool = True  # length-bucketed batches; False: plain shuffled ones (more padding)
     seed: int = 0
+    precision: str = "auto"  # fp32, bf16, fp16 (with a gradient scaler) or auto: s2s.precision
 
     def __setattr__(self, name: str, value: object) -> None:
         """Every field is checked when set (at construction and later): a nonsense setting
@@ -139,6 +145,7 @@ _TRAIN_CHECKS = {
     "batch_size": _train_check("batch_size", "int", low=1),
     "bucket": _train_check("bucket", "bool"),
     "seed": _train_check("seed", "int"),
+    "precision": lambda value: check_precision(value, "TrainConfig.precision"),
 }
 
 
@@ -159,9 +166,18 @@ def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch:
     return cfg.lr * min(1.0, left / cfg.lr_decay)
 
 
+def make_optimizer(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam, as one fused kernel over all parameters on a CPU or a CUDA GPU: the same update
+    as the textbook loop over parameters, about four times faster on a CPU (3.7 vs 15 ms per
+    step at the `cpu` profile's sizes, measured with torch.profiler)."""
+    fused = torch.device(device).type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 @torch.no_grad()
 def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
-    """Masked cross-entropy per real target token over a whole loader."""
+    """Masked cross-entropy per real target token over a whole loader, in fp32 (whatever
+    precision training ran in, so runs in different precisions are measured alike)."""
     model.eval()
     total, tokens = 0.0, 0
     for src, src_len, tgt_in, tgt_out in loader:
@@ -196,6 +212,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
     progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
     except in CI (`s2s.runtime.in_ci`) or with S2S_QUIET=1.
+    The forward pass runs in `cfg.precision` (resolved for `device`, recorded in the
+    history); fp16 scales the loss with a `GradScaler`, which skips a step whose gradients
+    overflow and lowers its scale.
     At the end the model holds the best validation weights."""
     from tqdm import tqdm
 
@@ -203,8 +222,10 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
     show = not quiet if progress is None else progress
     _refuse_other_data(model, data, "fit")
+    precision = resolve_precision(cfg.precision, device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model.parameters(), cfg.lr, device)
+    scaler = grad_scaler(precision, device)  # fp16 only; otherwise a pass-through
     history = History()
     best_state = copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(cfg.seed)  # feed-back draws
@@ -219,6 +240,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         best_state = saved["model_state"]
         if saved["optimizer"] is not None:  # None: saved by save_checkpoint, not by fit
             optimizer.load_state_dict(saved["optimizer"])
+        if scaler.is_enabled() and saved.get("resume", {}).get("scaler"):
+            scaler.load_state_dict(saved["resume"]["scaler"])
         history = History(**saved["history"])
         history.stopped = ""  # the old run's reason to stop; this run has its own budget
         if "resume" in saved:  # (checkpoints written before exact resume lack it)
@@ -226,6 +249,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             loader_rng = saved["resume"].get("loader_rng")
             torch_rng = saved["resume"]["torch_rng"]  # restored in the loop, see there
             generator.set_state(saved["resume"]["feed_back_rng"])
+    history.precision = precision
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
@@ -237,7 +261,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         it), the generator and patience counter are those from before it."""
         rng, patience_count = unscheduled or (torch.get_rng_state(), bad_evals)
         return {"position": batches_done, "bad_evals": patience_count, "loader_rng": loader_rng,
-                "torch_rng": rng, "feed_back_rng": generator.get_state()}
+                "torch_rng": rng, "feed_back_rng": generator.get_state(),
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None}
 
     done = position  # batches of the current epoch trained so far
     unscheduled: tuple[Tensor, int] | None = None  # see resume_state
@@ -279,17 +304,24 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                 continue  # trained before the run was resumed: same batches, same order
             model.train()
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
-            if cfg.feed_back > 0:
-                logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back, generator)
-            else:
-                logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
-            loss = sequence_loss(logits, tgt_out, mask=cfg.mask_loss,
+            with autocast(precision, device):  # the forward pass in 16 bits, or fp32
+                if cfg.feed_back > 0:
+                    logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back,
+                                              generator)
+                else:
+                    logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
+            loss = sequence_loss(logits.float(), tgt_out, mask=cfg.mask_loss,  # loss in fp32
                                  label_smoothing=cfg.label_smoothing)
             loss_value = loss.item()
             optimizer.zero_grad()
-            loss.backward()
+            scaler.scale(loss).backward()  # fp16: the loss times the scale; else unchanged
+            scaler.unscale_(optimizer)  # the true gradients, before clipping
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            if not (math.isfinite(loss_value) and torch.isfinite(grad_norm)):
+            # With fp16 an overflowing gradient is expected now and then: the scaler skips
+            # that step and lowers its scale. Only a non-finite loss means divergence there.
+            overflow_expected = scaler.is_enabled()
+            if not (math.isfinite(loss_value)
+                    and (overflow_expected or torch.isfinite(grad_norm))):
                 model.load_state_dict(best_state)
                 kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
                 raise FloatingPointError(
@@ -299,7 +331,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, history.steps, time.perf_counter() - start,
                                             len(loader))
-            optimizer.step()
+            scaler.step(optimizer)  # = optimizer.step(), skipped by fp16 on overflow
+            scaler.update()
 
             history.steps += 1
             history.step_loss.append(loss_value)

@@ -149,7 +149,8 @@ def profile_config(kind: str, profile: Profile, data: TranslationData,
 def profile_train_config(profile: Profile, **changes: object) -> TrainConfig:
     """The training config the chapters use at a profile's sizes; `changes` override fields."""
     base = TrainConfig(lr=profile.lr, batch_size=profile.batch_size,
-                       eval_every=profile.eval_every, patience=None)
+                       eval_every=profile.eval_every, patience=None,
+                       precision=profile.precision)
     return TrainConfig(**{**asdict(base), **changes})
 
 
