@@ -5,7 +5,9 @@ One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-c
 to batches, `load_translation`), `models` (the interface and the models), `attention`
 (scores, masked softmax), `train` (loss, loop), `checkpoints` (saving and loading a run),
 `progress` (the live loss plot), `zoo` (the models the chapters share, trained once and
-cached), `decoding` (greedy, `translate`), `metrics` (BLEU), `plot` (figures)."""
+cached), `decoding` (greedy, `translate`), `inference` (a model's encoder part and decoder
+step, Keras's decoding loop), `chars` (word and character level on the same pairs),
+`metrics` (BLEU), `plot` (figures)."""
 
 from s2s.decoding import translate
 from s2s.profiles import PROFILES, Profile, get_profile

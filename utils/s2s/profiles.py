@@ -37,6 +37,10 @@ class Profile:
     eval_every: int  # steps between validations
     # chapter 01's toy task
     toy_steps: int
+    # characters (chapter 06): the most characters per side of a pair, and the wall-clock
+    # budget of each of the chapter's training runs (two depths x two seeds, and a word model)
+    char_max_len: int
+    char_minutes: float
     # decoding (chapter 05)
     beam_sizes: tuple[int, ...]
     # number of held-out sentences to judge on (None = whole test split)
@@ -44,6 +48,8 @@ class Profile:
     # expectations the chapters check (floors, measured on the `cpu` profile; 0 = no claim)
     expect_bleu_rnn: float
     expect_bleu_attention: float
+    expect_bleu_char: float  # chapter 06's character model on test (lower-cased, greedy/beam)
+    expect_chrf_char: float
     # numeric precision of training (s2s.precision): "auto" picks by hardware
     precision: str = "auto"
 
@@ -64,6 +70,7 @@ PROFILES: dict[str, Profile] = {
         attention_minutes=0.25,
         eval_every=25, toy_steps=300, beam_sizes=(1, 2, 5), eval_sentences=200,
         expect_bleu_rnn=0.0, expect_bleu_attention=0.0,
+        char_max_len=20, char_minutes=0.1, expect_bleu_char=0.0, expect_chrf_char=0.0,
     ),
     "cpu": Profile(
         name="cpu", max_pairs=None, max_len=12, min_freq=5,
@@ -72,6 +79,8 @@ PROFILES: dict[str, Profile] = {
         attention_minutes=8.0,
         eval_every=150, toy_steps=2000, beam_sizes=(1, 2, 3, 5, 10), eval_sentences=2000,
         expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
+        # measured 2026-11-24 on the 2-core CI machine: test chrF 25.16, BLEU 7.71 (beam 5)
+        char_max_len=30, char_minutes=1.5, expect_bleu_char=5.0, expect_chrf_char=20.0,
     ),
     "gpu": Profile(
         name="gpu", max_pairs=None, max_len=12, min_freq=2,
@@ -80,6 +89,7 @@ PROFILES: dict[str, Profile] = {
         attention_minutes=15.0,
         eval_every=500, toy_steps=4000, beam_sizes=(1, 2, 3, 4, 5, 6, 8, 10),
         eval_sentences=None, expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
+        char_max_len=40, char_minutes=3.0, expect_bleu_char=0.0, expect_chrf_char=0.0,
     ),
 }
 
