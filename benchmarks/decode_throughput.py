@@ -6,7 +6,12 @@ Model: chapter 4's attention model at the profile's size (`s2s.zoo.attention_mod
 from the cache when chapter 4 has run with the same code, otherwise trained first, which takes
 the profile's `attention_minutes`). Data: the first 64 held-out sources of the valid split
 (a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one JSON object
-with sentences per second for each method and the batched / per-sentence ratio."""
+with sentences per second for each method and the batched / per-sentence ratio.
+
+Every method runs in each precision of `--precisions` (default fp32 and auto, which
+`s2s.precision` resolves for this machine): the model's weights stay fp32 and decoding runs
+under `torch.autocast`. `auto_vs_fp32` says how often the 16-bit run gives exactly fp32's
+output: the greedy output and the whole n-best list of batched beam search (`--n-best`)."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import torch
 import s2s
 from s2s.data import load_translation, source_batch
 from s2s.decoding import batched_beam_search, beam_search, greedy
+from s2s.precision import autocast, check_precision, resolve_precision
 from s2s.zoo import attention_model
 
 
@@ -40,9 +46,20 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=64)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--n-best", type=int, default=None,
+                        help="length of the n-best lists compared (default: the beam size)")
+    parser.add_argument("--precisions", default="fp32,auto",
+                        help="comma-separated precisions to measure (fp32, bf16, fp16, auto)")
     args = parser.parse_args()
     profile = s2s.get_profile(args.profile)
     device = s2s.get_device()
+    args.n_best = args.beam if args.n_best is None else args.n_best
+    if not 1 <= args.n_best <= args.beam:
+        parser.error(f"--n-best must be between 1 and --beam ({args.beam}), got {args.n_best}")
+    names = [check_precision(p.strip(), "--precisions")
+             for p in args.precisions.split(",") if p.strip()]
+    if not names:
+        parser.error("--precisions: name at least one of fp32, bf16, fp16, auto")
 
     data = load_translation("fra-eng", max_len=profile.max_len, max_pairs=profile.max_pairs,
                             min_freq=profile.min_freq, verbose=False)
@@ -59,27 +76,51 @@ def main() -> None:
     def batched():
         return batched_beam_search(model, src, src_len, args.beam, max_len)
 
+    def n_best():
+        return batched_beam_search(model, src, src_len, args.beam, max_len, n_best=args.n_best)
+
     methods = {"greedy": lambda: greedy(model, src, src_len, max_len),
                "beam_per_sentence": per_sentence, "beam_batched": batched}
-    seconds: dict[str, float] = {}
-    outputs = {}
-    for name, fn in methods.items():
-        fn()  # warm-up
-        runs = [timed(fn, device) for _ in range(args.repeat)]
-        seconds[name] = min(t for t, _ in runs)
-        outputs[name] = runs[0][1]
-    same = all(a[0].value == b[0].value for a, b in zip(outputs["beam_per_sentence"],
-                                                         outputs["beam_batched"], strict=True))
-    rate = {name: round(len(sources) / s, 2) for name, s in seconds.items()}
+    resolved = {p: resolve_precision(p, device) for p in names}
+    rate: dict[str, dict[str, float]] = {}
+    outputs: dict[str, dict[str, object]] = {}
+    for p in names:
+        rate[p], outputs[p] = {}, {}
+        for name, fn in methods.items():
+            with torch.no_grad(), autocast(resolved[p], device):
+                fn()  # warm-up
+                runs = [timed(fn, device) for _ in range(args.repeat)]
+                if name == "beam_batched":  # the n-best lists, compared across precisions
+                    outputs[p]["n_best"] = n_best()
+            rate[p][name] = round(len(sources) / min(t for t, _ in runs), 2)
+            outputs[p][name] = runs[0][1]
+    same = {p: all(a[0].value == b[0].value for a, b in zip(
+        outputs[p]["beam_per_sentence"], outputs[p]["beam_batched"], strict=True))
+        for p in names}
+    agreement = {}
+    if "fp32" in names and "auto" in names:
+        def share(key: str, as_values) -> float:
+            pairs = list(zip(outputs["fp32"][key], outputs["auto"][key], strict=True))
+            return round(sum(as_values(a) == as_values(b) for a, b in pairs) / len(pairs), 4)
+
+        agreement = {
+            "greedy_identical": share("greedy", lambda out: out),
+            "n_best_values_identical": share("n_best", lambda hyps: [h.value for h in hyps]),
+            "speed_ratio": {name: round(rate["auto"][name] / rate["fp32"][name], 2)
+                            for name in methods}}
     print(json.dumps({
         "benchmark": "decode_throughput",
         "profile": profile.name,
         "model": {"kind": model.config.kind, "hidden": model.config.hidden_size,
                   "layers": model.config.num_layers, "tgt_vocab": model.config.tgt_vocab_size},
-        "sentences": len(sources), "beam": args.beam, "repeat": args.repeat,
+        "sentences": len(sources), "beam": args.beam, "n_best": args.n_best,
+        "repeat": args.repeat, "precisions": resolved,
         "sentences_per_s": rate,
-        "batched_over_per_sentence": round(rate["beam_batched"] / rate["beam_per_sentence"], 2),
+        "batched_over_per_sentence": {p: round(rate[p]["beam_batched"]
+                                               / rate[p]["beam_per_sentence"], 2)
+                                      for p in names},
         "batched_equals_per_sentence": same,
+        "auto_vs_fp32": agreement,
         "device": str(device),
         "device_name": (torch.cuda.get_device_name() if device.type == "cuda"
                         else platform.processor()),

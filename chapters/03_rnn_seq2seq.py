@@ -17,7 +17,9 @@
 #    and what feeding back the model's own predictions changes;
 # 4. greedy decoding, BLEU from scratch, and corpus BLEU with sacrebleu — where settings are
 #    compared on the **valid** split and only the final model is judged on **test**;
-# 5. how to save a model, load it, and translate raw sentences.
+# 5. how to save a model, load it, and translate raw sentences;
+# 6. what mixed precision (bf16, fp16) keeps and loses, and what it changes in a training
+#    run's speed and quality (§3.12).
 #
 # **Prerequisites**: chapter 1 (the `Encoder` / `Decoder` interface, teacher forcing, greedy
 # generation), chapter 2 (`load_translation`, vocabularies, padding, masks and bucketing), and
@@ -49,8 +51,10 @@ import matplotlib.pyplot as plt
 import torch
 
 import s2s
+from s2s.precision import describe
 
 profile, device = s2s.setup()
+print(describe(profile.precision, device))  # what training runs in: §3.12
 
 # %% [markdown]
 # ## 3.1 Data
@@ -115,7 +119,8 @@ print("packed outputs at the pad positions are 0: ", bool((outputs[1, 3:] == 0).
 # both ways on the same real, bucketed batches, at the `cpu` profile's size (embed 256, hidden
 # 256, 1 layer, batch 128; medians of 3 rounds). These figures are **not** computed by this
 # notebook: they come from one run of `python benchmarks/train_throughput.py --profile cpu` on
-# the course's 2-core CI machine (AMD EPYC, torch 2.13.0+cpu) on 2026-11-24. Rerun it on yours.
+# the course's 2-core CI machine (AMD EPYC, torch 2.13.0+cpu) on 2026-11-24, measured in fp32,
+# before training moved to bf16 (§3.12). Rerun it on yours: it now times both fp32 and `auto`.
 #
 # | encoder | packed (sentences/s) | padded, unpacked (sentences/s) | cost of packing |
 # |---|---|---|---|
@@ -192,7 +197,9 @@ print(f"{pad_share:.0%} of tgt_out is padding; masked loss {masked:.3f}, unmaske
 # ## 3.5 Training
 #
 # `s2s.train.fit` is a loop you can read in one screen: teacher forcing (the decoder sees the
-# true previous token), the masked loss, gradient clipping, Adam; every `eval_every` steps a
+# true previous token), the masked loss, gradient clipping, Adam (one fused kernel), the
+# forward pass in the profile's precision (bf16 here, as the first cell printed; §3.12
+# explains it); every `eval_every` steps a
 # validation loss, keeping the best weights and a checkpoint; early stopping. A progress bar and
 # a live loss plot show while it runs in JupyterLab (they stay quiet in CI). The profile sets
 # the budget: we first train for `profile.compare_steps` steps — the length of every
@@ -223,7 +230,8 @@ from s2s.train import TrainConfig, fit
 ckpt = cache_dir() / "models" / f"ch03-{profile.name}"
 train_cfg = TrainConfig(max_steps=profile.compare_steps, lr=profile.lr,
                         batch_size=profile.batch_size,
-                        eval_every=max(1, profile.compare_steps // 4), patience=None)
+                        eval_every=max(1, profile.compare_steps // 4), patience=None,
+                        precision=profile.precision)  # "auto": see §3.12
 s2s.seed_everything(0)
 gru = build_model(config("gru"), data.src_vocab, data.tgt_vocab)
 history = fit(gru, data, train_cfg, device=device, checkpoint=ckpt / "gru.pt")
@@ -391,9 +399,13 @@ if profile.expect_bleu_rnn > 0:  # profiles that train long enough to claim some
 #
 # The other two rows are the model itself, and there the mask makes no difference we can
 # measure: the validation loss — masked for both arms, so directly comparable — and BLEU
-# differ between the arms by less than they differ from one seed to the next. That is what
+# differ between the arms by less than they differ from one seed to the next (the larger of
+# the two arms' spreads, as the cell compares). That is what
 # §3.4 predicted: within a batch both losses weigh every real token alike, and Adam rescales
-# the gradient, so the padding dilutes the *reported* number, not what is learned. The mask
+# the gradient, so the padding dilutes the *reported* number, not what is learned. For BLEU
+# the margin is thin: its effect, +0.468 with the unmasked arm ahead, is larger than the
+# masked arm's spread (0.180), though smaller than the unmasked arm's (0.975); three seeds
+# cannot settle a difference of that size either way. The mask
 # is still the right loss — it reports the truth, and it keeps batches with much padding
 # from counting less — but its benefit here is honesty of the number, not a better model.
 #
@@ -437,11 +449,13 @@ print(f"BLEU difference {fed_back.bleu.score - result.bleu.score:+.2f}; seed spr
 # %% [markdown]
 # One seed per arm, so the BLEU difference is printed next to the seed spread of BLEU in §3.7
 # (measured on other batches, but the best estimate this chapter has of how far a seed moves
-# BLEU after this many steps). Feeding back predictions scores lower here, by less than that
-# spread: this run shows it neither helping nor hurting. Its validation loss is higher, but
-# that loss is computed with teacher forcing, the condition the other model trained in all
-# the time. What does not depend on the seed is the cost: the step-by-step decoder got
-# through fewer target tokens per second (the ratio is printed). And at this stage the
+# BLEU after this many steps). Feeding back predictions scores lower here (3.23 against 4.36),
+# by a little more than that spread (1.13 against 0.98): one seed per arm, against a spread
+# measured on other batches, so this hints that it hurts at this stage; it does not measure
+# by how much. Its validation loss is higher too (3.447 against 3.240), but that loss is
+# computed with teacher forcing, the condition the other model trained in all the time. What
+# does not depend on the seed is the cost: the step-by-step decoder got through fewer target
+# tokens per second (6,259 against 8,249, 0.76x). And at this stage the
 # model's own predictions are mostly wrong (the examples of §3.6), so a fixed rate from the
 # first step feeds back mostly noise — which is why scheduled sampling starts at 0 %. The
 # course keeps teacher forcing.
@@ -501,11 +515,13 @@ ax.set(xlabel="source length (tokens)", ylabel="test BLEU", title="GRU seq2seq b
 plt.show()
 
 # %% [markdown]
-# BLEU rises from the shortest sources to those of 6–7 tokens and falls after them, to about
-# the level of the shortest for sources of 10–12 tokens. The fall for long sentences is what
+# BLEU rises from the shortest sources (13.8) to its peak at 4–5 tokens (29.1) and falls
+# after it: a little at 6–7 tokens (27.2), then steeply, to 19.3 at 8–9 tokens and to 13.9
+# at 10–12, about the level of the shortest. The fall for long sentences is what
 # chapter 1's bottleneck predicts. Read it with care, though: BLEU of very short sentences is
 # itself harsh (one wrong word in a three-word sentence removes most of its n-grams), the
-# shortest bucket holds only 38 sentences, and the buckets hold different kinds of sentences,
+# shortest bucket holds only 38 sentences (the others 225 to 822), and the buckets hold
+# different kinds of sentences,
 # not the same sentences at different lengths. Chapter 4 compares the same buckets with and
 # without attention, which is the controlled version of this question.
 #
@@ -525,11 +541,17 @@ print(f"training throughput in these runs: GRU {short_history.tokens_per_second:
       f"tok/s, LSTM {lstm_history.tokens_per_second:,.0f} tok/s")
 
 # %% [markdown]
-# After `compare_steps` steps the LSTM is well behind the GRU on the valid split, by more
-# than the seed spread of BLEU in §3.7. That is the start of training, one seed each; it
-# says nothing about which cell ends better after longer training, which this chapter does
-# not measure. The two throughputs, from these two runs on this machine with validation
-# included, are close to each other.
+# After `compare_steps` steps the LSTM is well behind the GRU on the valid split (1.37
+# against 4.36 BLEU), by more than the seed spread of BLEU in §3.7 (0.98). That is the start
+# of training, one seed each; it says nothing about which cell ends better after longer
+# training, which this chapter does not measure. In these two runs the LSTM got through more
+# target tokens per second than the GRU (9,551 against 8,249, validation included). Read that
+# with the same care: it is one run each, the GRU's run also wrote its checkpoint at every
+# validation while the LSTM's wrote none, and §3.12 prints the same GRU, trained with seed 1
+# and no checkpoint, at 9,288 tok/s — two runs of one cell differ by about as much as the two
+# cells do here. These runs do not rank the cells' speed; `benchmarks/train_throughput.py`
+# times the training step of both, in fp32 and in `auto`, the models taking turns within
+# each round so that a slow moment of the machine does not fall on one of them only.
 #
 # ## 3.11 Save, load, translate
 #
@@ -564,12 +586,14 @@ print(f"and the contraction {' '.join(variant)!r}: "
       f"{'in training' if variant in train_sources else 'not in training'}")
 
 # %% [markdown]
-# All three translations are wrong, the one in training included: at this budget the model
-# has not even memorised it. A sentence marked *in training* is a memory test, not a
-# translation test, and *held out* here means only that the exact tokenised sentence is not
-# a training source: the contraction *I'm cold.* is one (printed above), so *I am cold.* is a
-# near neighbour of a training sentence, not a new one. Three sentences say little either
-# way; the test BLEU of §3.9 is the measurement.
+# Two of the three translations are right, and neither shows much. *où est la gare?* is
+# right, but its source is marked *in training*: that is a memory test, not a translation
+# test. *j'ai froid.* is right too, but *held out* here means only that the exact tokenised
+# sentence is not a training source: the contraction *I'm cold.* is one (printed above), so
+# *I am cold.* is a near neighbour of a training sentence, not a new one. The third, also
+# held out, comes out wrong: *elle lui a un livre à la journée.* does not say "she reads a
+# book every day" (*elle lit un livre tous les jours.* would). Three sentences say little
+# either way; the test BLEU of §3.9 is the measurement.
 #
 # Bad input gets a clear answer, not a crash deep inside PyTorch:
 
@@ -579,6 +603,145 @@ for bad in ["", 42]:
         s2s.translate(loaded, [bad])
     except (TypeError, ValueError) as err:
         print(f"{bad!r}: {type(err).__name__}: {err}")
+
+# %% [markdown]
+# ## 3.12 Mixed precision: the same model in 16-bit arithmetic
+#
+# The final model's budget (§3.9) is counted in minutes, so a faster training step buys more
+# steps in the same time. The largest lever left is the number format. By default a network
+# computes in
+# **fp32**: 1 sign bit, 8 exponent bits (the range, up to about $3 \times 10^{38}$) and 23
+# mantissa bits (about 7 significant digits). Two 16-bit formats halve the bytes to move and,
+# on hardware built for them, run matrix products several times faster:
+# **bf16** keeps fp32's 8 exponent bits and keeps only 7 of the mantissa; **fp16** has 5
+# exponent bits and 10 of mantissa. The layouts, drawn to scale:
+
+# %%
+formats = {"fp32": (8, 23), "bf16": (8, 7), "fp16": (5, 10)}
+fig, ax = plt.subplots(figsize=(7, 1.8))
+for row, (exp, man) in enumerate(formats.values()):
+    parts = [("sign", 1, "C3"), ("exponent", exp, "C1"), ("mantissa", man, "C0")]
+    x = 0
+    for part, bits, color in parts:
+        ax.barh(row, bits, left=x, color=color, edgecolor="white",
+                label=part if row == 0 else None)
+        ax.text(x + bits / 2, row, str(bits), ha="center", va="center", color="white")
+        x += bits
+ax.set(yticks=range(3), yticklabels=list(formats), xlabel="bits", xlim=(0, 32))
+ax.invert_yaxis()
+ax.legend(ncol=3, loc="lower right", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# What the missing bits cost, on four numbers: a third (precision), a small gradient-sized
+# value, a tiny one, and a large one. Each is rounded to the format and printed back:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+values = torch.tensor([1 / 3, 1e-6, 1e-8, 70000.0])
+for dtype in (torch.float32, torch.bfloat16, torch.float16):
+    rounded = values.to(dtype).float().tolist()
+    print(f"{str(dtype).removeprefix('torch.'):9}", "  ".join(f"{v:<12.6g}" for v in rounded))
+
+# %% [markdown]
+# bf16 keeps every number's size but only about three digits of it ($1/3$ becomes
+# 0.333984). fp16 keeps more digits but loses both ends of the range: $10^{-8}$ becomes 0 and
+# 70,000 becomes infinity. That is why training in fp16 needs a **gradient scaler** — the
+# loss is multiplied by a large factor before the backward pass so that small gradients do
+# not round to 0, and the gradients are divided by it before the optimizer step (a step
+# whose gradients overflow is skipped and the factor lowered) — while bf16 needs none.
+#
+# Mixed precision does not store the model in 16 bits. The weights, Adam's moments, the
+# loss and the checkpoints stay fp32; only the forward pass runs inside `torch.autocast`,
+# which casts the inputs of matrix products (and of the LSTM's fused kernel) to 16 bits and
+# leaves the rest in the type it receives. The loss is computed outside it, in fp32, from the
+# logits cast back to fp32, because it is a mean over thousands of tokens whose small
+# differences are the training signal; the validation loss is fp32 too. `fit` does
+# this for `TrainConfig(precision=...)`: `fp32`, `bf16`, `fp16` (with a scaler) or `auto`,
+# the profiles' setting, which picks by hardware — bf16 on a CPU with native bf16
+# instructions, like this one (the first cell printed the choice). Inside `autocast`, the
+# model's logits come out in bf16 and the loss is fp32:
+
+# %%
+from s2s.precision import autocast
+from s2s.train import sequence_loss
+
+batch = next(iter(data.loader("valid", 4)))  # (src, src_len, tgt_in, tgt_out)
+with torch.no_grad(), autocast("bf16", device):
+    half_logits = gru(batch[0].to(device), batch[1], batch[2].to(device))
+print(f"weights {next(gru.parameters()).dtype}, logits {half_logits.dtype} "
+      f"{tuple(half_logits.shape)}, loss "
+      f"{sequence_loss(half_logits.float(), batch[3].to(device)).dtype}")
+
+# %% [markdown]
+# Does the lost precision cost quality, and what does the speed buy? Two arms identical
+# except for the precision — the same model, the same initial weights and batches (one seed
+# sets both), `compare_steps` steps — for two seeds, judged by the validation loss (always
+# computed in fp32). §3.5's first run is the bf16 run of seed 0 when `auto` chose bf16, as
+# here; the other runs are new. A third arm gives bf16 the *time* that fp32 took for its
+# steps.
+
+# %%
+arms = {("bf16", 0): short_history} if short_history.precision == "bf16" else {}
+for seed in (0, 1):
+    for precision in ("fp32", "bf16"):
+        if (precision, seed) not in arms:
+            s2s.seed_everything(seed)
+            model = build_model(config("gru"), data.src_vocab, data.tgt_vocab)
+            arms[precision, seed] = fit(model, data, replace(
+                train_cfg, precision=precision, seed=seed), device=device)
+s2s.seed_everything(0)
+model = build_model(config("gru"), data.src_vocab, data.tgt_vocab)
+equal_time = fit(model, data, replace(train_cfg, max_steps=None, precision="bf16",
+                                      max_minutes=arms["fp32", 0].seconds / 60), device=device)
+
+# %% [markdown]
+# The table: for each run its steps, seconds, throughput and final validation loss; then the
+# relative loss difference between the precisions at each seed, against the difference
+# between the two seeds in fp32:
+
+# %%
+for (precision, seed), h in sorted(arms.items(), key=lambda item: (item[0][1], item[0][0])):
+    print(f"{precision} seed {seed}: {h.steps} steps, {h.seconds:5.1f} s, "
+          f"{h.tokens_per_second:7,.0f} tok/s, valid loss {h.val_loss[-1]:.4f}")
+print(f"bf16 seed 0, fp32's time: {equal_time.steps} steps, {equal_time.seconds:5.1f} s, "
+      f"valid loss {equal_time.val_loss[-1]:.4f}")
+gaps = [arms["bf16", s].val_loss[-1] / arms["fp32", s].val_loss[-1] - 1 for s in (0, 1)]
+seed_gap = abs(arms["fp32", 1].val_loss[-1] / arms["fp32", 0].val_loss[-1] - 1)
+speedup = arms["fp32", 0].seconds / arms["bf16", 0].seconds
+print(f"bf16 vs fp32 at equal steps: {gaps[0]:+.2%} (seed 0), {gaps[1]:+.2%} (seed 1); "
+      f"seed 0 vs seed 1 in fp32: {seed_gap:.2%}; bf16 ran {speedup:.2f}x as fast")
+s2s.check(max(map(abs, gaps)) <= max(0.02, seed_gap),
+          "at equal steps bf16's validation loss is within 2 % (or the seed spread) of fp32's")
+
+# %% [markdown]
+# Read the table in two directions. **At equal steps** the precisions end close together: on
+# this run bf16 finished 0.43 % above fp32 with seed 0 and 1.61 % below it with seed 1 —
+# one up, one down, each about as large as the gap between fp32's two seeds (1.52 %) or
+# smaller. On this evidence, rounding to three digits inside the forward pass acts like a
+# small change of seed, not like a systematic loss; with two seeds we cannot resolve a
+# difference smaller than that. **At equal time** is what mixed precision is for: given the
+# 44.1 s that fp32 needed for 300 steps, bf16 got through 415 steps (46.4 s with the
+# validation that ends its run) and reached a validation loss of 2.8789 against fp32's
+# 3.2259.
+#
+# The whole-run speed-up printed here, 1.17×, understates the training step's own: a run also
+# validates (always in fp32) and loads batches, which bf16 does not speed up, and the bf16
+# run of seed 0 — §3.5's — also wrote its checkpoint at every validation, which the fp32
+# run did not. Seed 1, where neither run wrote one, took 33.0 s in bf16 against 42.1 s in fp32.
+# `benchmarks/train_throughput.py` times the step itself in fp32 and in `auto`, for the
+# GRU, the LSTM and chapter 4's attention models. Its run on this machine the same day
+# (`--profile cpu`, recorded in the README's *Benchmarks*) gave the GRU's step 1.29× in
+# bf16, the LSTM's 1.40× (PyTorch runs the LSTM, not the GRU, as one fused oneDNN kernel on
+# a CPU), and, for Luong trained 300 steps from one seed in each precision, validation losses
+# 0.42 % apart. The gain depends on the hardware: this machine's processor
+# has native bf16 instructions, so `auto` chose bf16; on a processor without them, bf16
+# would be emulated in software (not measured in this course), and `auto` stays in fp32.
+# On a GPU `auto` chooses fp16 with
+# a scaler where the GPU has no bf16 (Colab's T4), and fp32 where it has (an A100, an H100):
+# at the `gpu` profile's sizes an H100's step is bound by launching kernels, not by
+# arithmetic, and bf16 autocast measured slower there (figures reported in issue 15 of the
+# course repository, quoted in the README).
 
 # %% [markdown]
 # ## Exercises

@@ -47,8 +47,10 @@ import matplotlib.pyplot as plt
 import torch
 
 import s2s
+from s2s.precision import describe
 
 profile, device = s2s.setup()
+print(describe(profile.precision, device))  # what training runs in (chapter 3, §3.12)
 
 # %% [markdown]
 # ## 4.1 Score, mask, weigh
@@ -223,12 +225,12 @@ s2s.check(torch.allclose(parallel, torch.stack(steps, 1), atol=1e-5),
 # parameters — `general` and the additive score (`additive`, Bahdanau's form, which is close
 # to Luong's concat) — and chose the additive one on the **valid** split with
 # `python benchmarks/attention_scores.py --steps 600` (Luong decoder at the `cpu` profile's
-# size, 600 steps per score, seed 0; run on the course's 2-core CPU
-# machine, 2026-11-24): valid BLEU 20.58 for the additive score against 7.82 for `general`,
-# validation loss 1.84 against 2.60. The unscaled `general` score collapsed onto single
-# source positions: the mean entropy of its attention rows was 0.014 nats, against 0.768 for
-# the additive score (0 means all weight on one position). Why it collapses is left open
-# here; a planned later chapter is to take it up.
+# size, 600 steps per score, seed 0; run in fp32, before training moved to bf16, on the
+# course's 2-core CPU machine, 2026-11-24): valid BLEU 20.58 for the additive score against
+# 7.82 for `general`, validation loss 1.84 against 2.60. The unscaled `general` score
+# collapsed onto single source positions: the mean entropy of its attention rows was 0.014
+# nats, against 0.768 for the additive score (0 means all weight on one position). Why it
+# collapses is left open here; a planned later chapter is to take it up.
 #
 # `cached_model` trains each model once and keeps it, keyed by its settings and the library's
 # cache version (raised whenever a change alters what training produces), so chapter 5 can
@@ -329,10 +331,12 @@ if profile.expect_bleu_attention > 0:  # profiles that train long enough to clai
 # At the same encoder, the same steps and the same batches, Luong's model scores several
 # times the BLEU of the model without attention, and the gain is many times the larger of
 # the two seed spreads: no luck of initialisation comes near it. The size control answers
-# the other objection: a model without attention with *more* parameters than Luong's stays
-# where the small one is, so it is the access to the encoder outputs that counts, not the
-# extra weights. (Bahdanau's single run lands between the two; with one seed we draw no
-# conclusion about Bahdanau against Luong.)
+# the other objection: a model without attention with *more* parameters than Luong's does
+# no better than the small one — its single run, 2.28 BLEU, is even below the no-attention
+# seeds' range (2.83-3.62), and far below every Luong run — so it is the access to the
+# encoder outputs that counts, not the extra weights. (With one seed we do not read the
+# larger model as worse than the small one; nor do we draw a conclusion about Bahdanau, whose
+# single run lands between the two arms, against Luong.)
 #
 # The validation curves of all runs, drawn once training is over:
 
@@ -430,7 +434,7 @@ plt.show()
 # puts the adjective before the noun (*a red dress*), French mostly after it (*une robe rouge*):
 # colours always follow the noun. We pick the first held-out sentences with a colour after
 # *a*/*the* and draw the weights: each row is an output word, each column a source word. Where
-# the word order changes, the bright cells leave the diagonal and cross.
+# the word order changes, the dark cells (high weight) leave the diagonal and cross.
 
 # %%
 from s2s.data import EOS, PAD, detokenize
@@ -463,13 +467,15 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Each output word attends mostly to the source word it translates, so the bright cells run
+# Each output word attends mostly to the source word it translates, so the dark cells run
 # down the diagonal where the two languages share their word order — and cross where they do
 # not: *maison* looks at *house* and then *bleue* back at *blue*; *crayon* at *pencil* and then
 # *rouge* at *red*; *robe* at *dress*, then *rouge* at *red*. Nobody told the model about
 # adjective order; it learned where to look from sentence pairs alone. (Looking in the right
-# place is not the same as translating right: the third output has *un robe* where French
-# needs *une robe*, the article's gender taken from nowhere the heatmap can show.)
+# place is not the same as translating right. In this run all three outputs are correct
+# French, the articles' gender included, but the rows of *une* and *un* look mostly at *a*,
+# which has no gender: the heatmap shows where the model looked, not how it chose *une* over
+# *un*.)
 #
 # ## 4.8 Speed, measured by the benchmark script
 #
@@ -478,7 +484,14 @@ plt.show()
 # the same batches, taking turns. These figures are **not** computed by this notebook: they
 # come from one run of `python benchmarks/train_throughput.py --profile cpu` on the course's
 # 2-core CI machine (AMD EPYC, torch 2.13.0+cpu) on 2026-11-24 (medians of 3 rounds; rerun it
-# on yours). The `cpu` profile's size: embed 256, hidden 256, 1 layer, batch 128, a
+# on yours). They were measured in **fp32**, before training moved to mixed precision; this
+# chapter's models trained in bf16 (the first cell's choice), which chapter 3 (§3.12)
+# measured as faster than fp32, so these are not the speeds at which they trained. The script
+# now measures fp32 and the `auto` precision side by side, with a fused Adam in both; rerun
+# that way on 2026-11-24 on another 2-core machine (Intel Xeon with AMX), it gave Luong /
+# Bahdanau 1.06× for the whole model and 1.16× for the decoders alone in fp32, and 1.16× and
+# 1.20× in bf16 (the README's *Benchmarks* has the full figures): the same small ratio, for
+# the reasons below. The `cpu` profile's size: embed 256, hidden 256, 1 layer, batch 128, a
 # 7,526-word target vocabulary.
 #
 # | training step of ... | target tokens/s |
@@ -581,13 +594,16 @@ assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 # *Model answer* (from the entropies printed above, at the `cpu` profile). The three sources
 # have $S$ = 6, 8 and 7 positions with `<eos>` (*that's a blue house .*, *do you have a red
 # pencil ?*, *she wore a red dress .*), so uniform rows would have entropies
-# $\log 6 = 1.79$, $\log 8 = 2.08$ and $\log 7 = 1.95$ nats. The rows average 0.78, 0.99 and
-# 0.74 — less than half of that: $e^{0.78} \approx 2.2$, $e^{0.99} \approx 2.7$ and
-# $e^{0.74} \approx 2.1$, so a typical row spreads its weight over about two source
-# positions, not over the sentence. That is what the heatmaps show: one or two bright cells
-# per row. A row is not one-hot either (entropy 0): part of the weight goes to a neighbouring
-# word, to the final punctuation or to `<eos>`. The entropy is a mean over rows, so it cannot
-# say which rows are the diffuse ones; the heatmap can.
+# $\log 6 = 1.79$, $\log 8 = 2.08$ and $\log 7 = 1.95$ nats. The rows average 0.73, 1.24 and
+# 0.87 — well below that (0.73 and 0.87 less than half, 1.24 about 60 %):
+# $e^{0.73} \approx 2.1$, $e^{1.24} \approx 3.5$ and $e^{0.87} \approx 2.4$, so a typical row
+# spreads its weight over two to three and a half source positions, not over the sentence.
+# That is what the heatmaps show: one or two dark cells in most rows. A row is not one-hot
+# either (entropy 0): part of the weight goes to a neighbouring word, to the final
+# punctuation or to `<eos>`. The entropy is a mean over rows, so it cannot say which rows are
+# the diffuse ones; the heatmap can: in the second sentence, the most diffuse, *avez-vous* —
+# one French word for *do you have* — spreads its weight over those three source words, and
+# the rows of `?` and `<eos>` are spread too.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # **Exercise 3 (written answer, 2 points).** (a) Luong's decoder *trains* in parallel over
@@ -610,10 +626,12 @@ assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 # past alignment decisions, against words dropped or translated twice).
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex4_experiment_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# **Exercise 4 (experiment, 3 points, about a quarter of an hour or more at the `cpu` profile).** §4.5
-# could not test whether attention's advantage grows with sentence length, because the model
-# without attention was still at noise level. Train one seed of each arm for four times as
-# long — `cached_model(f"ex4-{cfg.kind}", cfg, data, replace(short_cfg, max_steps=4 *
+# **Exercise 4 (experiment, 3 points, about five minutes of training or more at the `cpu`
+# profile: §4.4's runs printed 0.6-0.7 min per 300 steps in bf16; longer where training runs
+# in fp32).** §4.5 could not test whether attention's advantage grows with sentence length,
+# because the model without attention was still at noise level. Train one seed of each arm
+# for four times as long —
+# `cached_model(f"ex4-{cfg.kind}", cfg, data, replace(short_cfg, max_steps=4 *
 # profile.compare_steps), profile=profile.name, device=device)` for `configs["no attention"]`
 # and `configs["Luong"]` — judge both on the valid split and print `bleu_by_length` for each
 # with the same `edges`. Report the gain per bucket. Does the no-attention model now
@@ -629,10 +647,11 @@ assert abs(attention_entropy(torch.tensor([[0.5, 0.5, 0.0]])) - 0.6931) < 1e-3
 # whether the no-attention model's BLEU now falls with length (it must score clearly above
 # noise level on short sentences before a bottleneck can show); a statement whether the gain
 # grows with length; and a judgement against the seed spreads — §4.5's per bucket (± half
-# the seed range, up to 1.2 BLEU for the model without attention) and §4.4's on the whole
-# valid set (1.95 BLEU): with one seed per arm, a per-bucket difference of a BLEU point or
-# two is not evidence. (1 point for the runs and the table, 1 for the two statements read off
-# it, 1 for the judgement against the spread.)
+# the seed range, up to 0.8 BLEU for the model without attention and 1.2 for Luong) and
+# §4.4's on the whole valid set (0.79 BLEU without attention, 1.16 for Luong): with one seed
+# per arm, a per-bucket difference of a BLEU point or two is not evidence. (1 point for the
+# runs and the table, 1 for the two statements read off it, 1 for the judgement against the
+# spread.)
 #
 # **Going further (not graded).** The other side of the word-order story: French keeps a few
 # adjectives — of age, beauty, goodness, size: *vieux*, *nouveau*, *beau*, *bon*, *grand*,

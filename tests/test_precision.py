@@ -3,12 +3,14 @@ checkpoints that load and decode in fp32, bad settings refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from s2s import precision as P
 from s2s.decoding import greedy
-from s2s.train import TrainConfig, _read, fit, load_checkpoint
+from s2s.train import TrainConfig, _read, fit, load_checkpoint, load_history
 from tiny import tiny_data, tiny_model
 
 
@@ -49,6 +51,8 @@ def test_an_explicit_precision_is_kept_and_a_bad_one_refused():
     with pytest.raises(ValueError, match="resolve_precision first"):
         with P.autocast("auto", "cpu"):
             pass
+    with pytest.raises(ValueError, match="grad_scaler needs a resolved precision"):
+        P.grad_scaler("auto", "cpu")
 
 
 def test_autocast_runs_products_in_16_bits_and_fp32_leaves_them_alone():
@@ -57,21 +61,48 @@ def test_autocast_runs_products_in_16_bits_and_fp32_leaves_them_alone():
         assert (a @ b).dtype == torch.bfloat16
     with P.autocast("fp32", "cpu"):
         assert (a @ b).dtype == torch.float32
+    with P.autocast("bf16", "cpu"), P.autocast("fp32", "cpu"):  # fp32 switches it off inside
+        assert (a @ b).dtype == torch.float32
+
+
+def test_validation_is_fp32_even_inside_an_autocast_block():
+    from s2s.train import evaluate_loss
+
+    data = tiny_data()
+    model = tiny_model(data)
+    loader = data.loader("valid", 32)
+    plain = evaluate_loss(model, loader, torch.device("cpu"))
+    with P.autocast("bf16", "cpu"):
+        assert evaluate_loss(model, loader, torch.device("cpu")) == plain
 
 
 def test_fp16_training_scales_the_loss_with_a_grad_scaler(tmp_path, monkeypatch):
     calls = {"scale": 0, "step": 0}
+    order = []  # the sequence of scaler and clipping calls in the first step
     scale, step = torch.amp.GradScaler.scale, torch.amp.GradScaler.step
+    unscale, clip = torch.amp.GradScaler.unscale_, torch.nn.utils.clip_grad_norm_
 
     def spy_scale(self, outputs):
         calls["scale"] += self.is_enabled()
+        order.append("scale")
         return scale(self, outputs)
+
+    def spy_unscale(self, optimizer):
+        order.append("unscale")
+        return unscale(self, optimizer)
+
+    def spy_clip(*args, **kwargs):
+        order.append("clip")
+        return clip(*args, **kwargs)
 
     def spy_step(self, optimizer, *args, **kwargs):
         calls["step"] += self.is_enabled()
+        order.append("step")
         return step(self, optimizer, *args, **kwargs)
 
     monkeypatch.setattr(torch.amp.GradScaler, "scale", spy_scale)
+    monkeypatch.setattr(torch.amp.GradScaler, "unscale_", spy_unscale)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy_clip)
     monkeypatch.setattr(torch.amp.GradScaler, "step", spy_step)
     data = tiny_data()
     model = tiny_model(data)
@@ -80,9 +111,45 @@ def test_fp16_training_scales_the_loss_with_a_grad_scaler(tmp_path, monkeypatch)
                   checkpoint=tmp_path / "fp16.pt", progress=False)
     assert history.precision == "fp16"
     assert calls == {"scale": 6, "step": 6}  # every step went through an enabled scaler
-    scaler_state = _read(tmp_path / "fp16.pt")["resume"]["scaler"]
-    assert scaler_state is not None and scaler_state["scale"] > 1  # the loss was scaled up
-    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
+    assert order[:4] == ["scale", "unscale", "clip", "step"]  # clipping sees true gradients
+    saved = _read(tmp_path / "fp16.pt")
+    assert saved["resume"]["scaler"] is not None  # the scaler's state, for an exact resume
+    assert all(t.dtype == torch.float32 for t in saved["model_state"].values())
+
+
+def test_fp16_training_resumes_exactly_with_its_scaler(tmp_path):
+    data = tiny_data()
+    cfg = TrainConfig(max_steps=8, eval_every=2, lr=1e-2, batch_size=32, precision="fp16")
+    whole = fit(tiny_model(data), data, cfg, progress=False)
+    first = fit(tiny_model(data), data, replace(cfg, max_steps=5),
+                checkpoint=tmp_path / "run.pt", progress=False)
+    resumed = fit(tiny_model(data), data, cfg, checkpoint=tmp_path / "run.pt", resume=True,
+                  progress=False)
+    assert first.steps == 5 and resumed.step_loss == whole.step_loss
+
+
+def test_a_run_resumed_in_another_precision_records_both(tmp_path):
+    data = tiny_data()
+    fit(tiny_model(data), data, TrainConfig(max_steps=2, batch_size=32, precision="bf16"),
+        checkpoint=tmp_path / "run.pt", progress=False)
+    history = fit(tiny_model(data), data, TrainConfig(max_steps=4, batch_size=32,
+                                                      precision="fp32"),
+                  checkpoint=tmp_path / "run.pt", resume=True, progress=False)
+    assert history.precision == "bf16+fp32"
+
+
+def test_fp16_divergence_is_reported_with_the_precision_and_what_to_do(monkeypatch):
+    data = tiny_data()
+    model = tiny_model(data)
+    # A loss so large that every fp16 gradient overflows: the scaler skips each step and
+    # halves its scale, until it falls below 1 and training stops with an error.
+    import s2s.train
+
+    loss = s2s.train.sequence_loss
+    monkeypatch.setattr(s2s.train, "sequence_loss", lambda *a, **k: loss(*a, **k) * 1e30)
+    with pytest.raises(FloatingPointError, match=r"precision=fp16.*train in bf16 or fp32"):
+        fit(model, data, TrainConfig(max_steps=40, batch_size=32, precision="fp16"),
+            progress=False)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -104,8 +171,10 @@ def test_a_bf16_checkpoint_loads_and_decodes_in_fp32(tmp_path):
     fit(model, data, TrainConfig(max_steps=150, lr=1e-2, batch_size=32, eval_every=50,
                                  precision="bf16"),
         checkpoint=tmp_path / "bf16.pt", progress=False)
+    saved = _read(tmp_path / "bf16.pt")["model_state"]
+    assert all(t.dtype == torch.float32 for t in saved.values())
+    assert load_history(tmp_path / "bf16.pt").precision == "bf16"
     loaded = load_checkpoint(tmp_path / "bf16.pt")
-    assert all(p.dtype == torch.float32 for p in loaded.parameters())
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                  loaded.state_dict().values(), strict=True))
     src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0]])
@@ -113,7 +182,7 @@ def test_a_bf16_checkpoint_loads_and_decodes_in_fp32(tmp_path):
     fp32_out = greedy(loaded, src, src_len, max_len=6)
     assert fp32_out == greedy(model, src, src_len, max_len=6)
     with P.autocast("bf16", "cpu"):  # and in bf16 too, from the same fp32 weights
-        assert len(greedy(loaded, src, src_len, max_len=6)) == 2
+        assert greedy(loaded, src, src_len, max_len=6) == fp32_out  # a well-trained toy
 
 
 def test_bf16_training_matches_fp32_closely_at_equal_steps():

@@ -11,26 +11,30 @@ optimizer's state, the loss and the checkpoints stay in 32-bit floats (fp32):
   gradients by it afterwards (`torch.amp.GradScaler`), skipping steps that overflow.
 * `fp32`: everything in 32 bits.
 
-`torch.autocast` does the casting: inside it, matrix products and RNN cells run in the 16-bit
-type, while reductions like softmax and the cross-entropy run in fp32.
+`torch.autocast` does the casting: inside it, matrix products (and the oneDNN LSTM on a CPU)
+run in the 16-bit type, while operations on autocast's fp32 list — the loss functions, and on
+a GPU also softmax — run in fp32. On a CPU the attention softmax of a 16-bit score runs in
+bf16. `fit` computes the loss outside autocast, from the logits cast to fp32.
 
-`auto` (the profiles' setting) picks by a rule made from measurements (README, *Speed*):
+`auto` (the profiles' setting) picks by a rule (README, *Precision*):
 
 * CPU: `bf16` when the processor has native bf16 instructions (AVX512-BF16 or AMX), where
-  the products run 2-4x faster; otherwise `fp32` (emulated bf16 is slower than fp32).
+  a training step measured 1.2-1.4x faster (README, *Benchmarks*); otherwise `fp32` (without
+  those instructions bf16 is emulated; not measured here).
 * CUDA GPU without bf16 (compute capability below 8.0, e.g. Colab's T4): `fp16` with a
-  gradient scaler — these GPUs' tensor cores run fp16 only.
+  gradient scaler — these GPUs' tensor cores run fp16 and not bf16 (a hardware fact; not
+  measured in this course yet).
 * CUDA GPU with bf16 (A100, H100): `fp32`. At the `gpu` profile's sizes (batch 256, two
-  layers of 512) a training step is bound by kernel launches, not arithmetic: bf16 measured
-  slower on an H100 (139k vs 99k target tokens/s for Luong), the casts costing more than
-  they save.
+  layers of 512) a training step is bound by kernel launches, not arithmetic: bf16 autocast
+  was measured slower on an H100 (Luong: bf16 99k vs fp32 139k target tokens/s, figures
+  reported in issue 15), the casts costing more than they save.
 * any other device: `fp32`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -86,7 +90,7 @@ def auto_precision(hardware: Hardware) -> str:
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
     """`fp32`, `bf16` or `fp16`: `precision` itself, or what `auto` picks for `device`.
-    An explicit choice is kept even where it is slow (fp16 on a CPU runs, emulated)."""
+    An explicit choice is kept even where it may be slow (fp16 on a CPU runs)."""
     check_precision(precision)
     if precision == "auto":
         return auto_precision(detect(device))
@@ -96,23 +100,29 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
 @contextmanager
 def autocast(precision: str, device: torch.device | str) -> Iterator[None]:
     """Run the body in `precision` (already resolved: fp32, bf16 or fp16) on `device`:
-    torch.autocast for the 16-bit ones, nothing for fp32."""
+    torch.autocast for the 16-bit ones; for fp32, autocast switched off (also inside an
+    enclosing autocast block)."""
     device = torch.device(device)
+    _check_resolved(precision, "autocast")
     if precision == "fp32":
-        with nullcontext():
+        with torch.autocast(device.type, enabled=False):
             yield
         return
-    if precision not in DTYPES:
-        raise ValueError(f"autocast needs a resolved precision (fp32, bf16, fp16), got "
-                         f"{precision!r}: call resolve_precision first")
     with torch.autocast(device.type, dtype=DTYPES[precision]):
         yield
+
+
+def _check_resolved(precision: object, who: str) -> None:
+    if precision not in ("fp32", *DTYPES):
+        raise ValueError(f"{who} needs a resolved precision (fp32, bf16, fp16), got "
+                         f"{precision!r}: call resolve_precision first")
 
 
 def grad_scaler(precision: str, device: torch.device | str) -> torch.amp.GradScaler:
     """The gradient scaler training needs in `precision` (resolved): enabled for fp16 only;
     disabled, it passes the loss and the optimizer step through unchanged."""
     device = torch.device(device)
+    _check_resolved(precision, "grad_scaler")
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
