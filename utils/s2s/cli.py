@@ -1,0 +1,277 @@
+"""The command line: the same code the chapters use, driven by a TOML config.
+
+    python -m s2s train CONFIG [--resume]
+    python -m s2s translate CHECKPOINT [--beam 5] [--length-penalty gnmt] < sources > outputs
+    python -m s2s evaluate CHECKPOINT --config CONFIG [--split valid|test]
+    python -m s2s evaluate CHECKPOINT --source FILE --reference FILE [--reference FILE ...]
+
+A config has four tables; every key is optional except `[model] kind`, and an unknown table or
+key, or a value of the wrong type, is an error that names it:
+
+    [data]    dataset, max_len, max_pairs, min_freq, valid_frac, test_frac, seed, tokenizers
+              (the arguments of `s2s.data.load_translation`)
+    [model]   kind, embed_size, hidden_size, num_layers, dropout, cell, bidirectional,
+              attention, input_feeding (`s2s.models.ModelConfig`; the vocabulary sizes, max_len
+              and tokenizers come from the data)
+    [train]   the fields of `s2s.train.TrainConfig` (max_steps, max_minutes, lr, precision, ...)
+    [output]  checkpoint (a path; relative paths are relative to the config file's folder)
+
+`train` writes the checkpoint as `fit` does (best weights, and everything an exact resume
+needs); `--resume` continues it with the config's budget. `translate` reads one sentence per
+line and writes one translation per line (an empty line stays empty, so lines stay aligned).
+`evaluate` prints sacrebleu's BLEU and chrF, on a split of the config's data or on files (one
+sentence per line; several `--reference` files give several references per sentence)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+# Each table's keys and the TOML types they take (TOML has no null: leave a key out instead).
+_NUMBER = (int, float)
+SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
+    "data": {"dataset": (str,), "max_len": (int,), "max_pairs": (int,), "min_freq": (int,),
+             "valid_frac": _NUMBER, "test_frac": _NUMBER, "seed": (int,), "tokenizers": (list,)},
+    "model": {"kind": (str,), "embed_size": (int,), "hidden_size": (int,), "num_layers": (int,),
+              "dropout": _NUMBER, "cell": (str,), "bidirectional": (bool,), "attention": (str,),
+              "input_feeding": (bool,)},
+    "train": {},  # filled below from TrainConfig's fields
+    "output": {"checkpoint": (str,)},
+}
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file, the table and the key."""
+
+
+def _train_schema() -> dict[str, tuple[type, ...]]:
+    from s2s.train import TrainConfig
+
+    kinds = {"int": (int,), "float": _NUMBER, "bool": (bool,), "str": (str,)}
+    schema = {}
+    for f in fields(TrainConfig):
+        base = str(f.type).split("|")[0].strip()  # "int | None" -> "int"
+        schema[f.name] = kinds[base]
+    return schema
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("number" if t is float else t.__name__ for t in types
+                       if not (float in types and t is int))
+
+
+def read_config(path: str | Path) -> dict[str, dict]:
+    """The config at `path`, checked against SCHEMA: {table: {key: value}}."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no config file at {path}: pass the path of a TOML file (see "
+                          "configs/ in the repository)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    schema = {**SCHEMA, "train": _train_schema()}
+    config: dict[str, dict] = {table: {} for table in schema}
+    for table, values in raw.items():
+        if table not in schema:
+            raise ConfigError(f"{path}: unknown table [{table}]: the tables are "
+                              f"{', '.join(f'[{t}]' for t in schema)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: {table} must be a table ([{table}] followed by keys)")
+        for key, value in values.items():
+            if key not in schema[table]:
+                raise ConfigError(f"{path}: unknown key [{table}] {key}: the keys of "
+                                  f"[{table}] are {', '.join(schema[table])}")
+            types = schema[table][key]
+            if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+                raise ConfigError(f"{path}: [{table}] {key} = {value!r} is a "
+                                  f"{type(value).__name__}; it must be a {_type_name(types)}")
+            config[table][key] = value
+    if "kind" not in config["model"]:
+        raise ConfigError(f"{path}: [model] kind is missing: say which model to train "
+                          "(rnn, bahdanau or luong)")
+    tokenizers = config["data"].get("tokenizers")
+    if tokenizers is not None and (len(tokenizers) != 2
+                                   or not all(isinstance(t, str) for t in tokenizers)):
+        raise ConfigError(f"{path}: [data] tokenizers = {tokenizers!r} must list two names, "
+                          'the source\'s and the target\'s, e.g. ["word", "word"]')
+    return config
+
+
+def checkpoint_path(config: dict[str, dict], config_path: Path) -> Path:
+    """[output] checkpoint, relative to the config's folder (default: <config stem>.pt)."""
+    name = config["output"].get("checkpoint", f"{config_path.stem}.pt")
+    path = Path(name)
+    return path if path.is_absolute() else config_path.parent / path
+
+
+def _load_data(config: dict[str, dict], config_path: Path, verbose: bool = True):
+    from s2s.data import load_translation
+
+    data_args = dict(config["data"])
+    if "tokenizers" in data_args:
+        data_args["tokenizers"] = tuple(data_args["tokenizers"])
+    try:
+        return load_translation(**data_args, verbose=verbose)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{config_path}: [data]: {err}") from err
+
+
+def _build(table: str, config_path: Path, make):
+    try:
+        return make()
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{config_path}: [{table}]: {err}") from err
+
+
+def train(config_path: str | Path, resume: bool = False, device: str | None = None) -> Path:
+    """Train the model a config describes; returns the checkpoint's path."""
+    import s2s
+    from s2s.chars import longest
+    from s2s.models import ModelConfig, build_model
+    from s2s.train import TrainConfig, fit
+
+    config_path = Path(config_path)
+    config = read_config(config_path)
+    cfg = _build("train", config_path, lambda: TrainConfig(**config["train"]))
+    data = _load_data(config, config_path)
+    model_config = _build("model", config_path, lambda: ModelConfig(
+        src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
+        max_len=config["data"].get("max_len") or longest(data),
+        tokenizers=tuple(data.tokenizers), **config["model"]))
+    s2s.seed_everything(cfg.seed)
+    model = build_model(model_config, data.src_vocab, data.tgt_vocab)
+    checkpoint = checkpoint_path(config, config_path)
+    if resume and not checkpoint.exists():
+        raise ConfigError(f"--resume: there is no checkpoint at {checkpoint} to continue; "
+                          "train without --resume first")
+    history = fit(model, data, cfg, device=device or s2s.get_device(), checkpoint=checkpoint,
+                  resume=resume)
+    print(f"{history.steps} steps ({history.precision}), best validation loss "
+          f"{history.best_val:.3f}, stopped: {history.stopped}; checkpoint {checkpoint}")
+    return checkpoint
+
+
+def _read_lines(path: str | Path, what: str) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what}: no file at {path}")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def translate_lines(model, lines: Sequence[str], **search) -> list[str]:
+    """Translate each line; an empty (or blank) line gives an empty line."""
+    from s2s.decoding import translate
+
+    real = [i for i, line in enumerate(lines) if line.strip()]
+    outputs = translate(model, [lines[i] for i in real], **search) if real else []
+    result = [""] * len(lines)
+    for i, out in zip(real, outputs, strict=True):
+        result[i] = out
+    return result
+
+
+def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split: str = "test",
+             max_sentences: int | None = None, source: str | Path | None = None,
+             references: Sequence[str | Path] = (), **search) -> tuple[object, object]:
+    """sacrebleu BLEU and chrF of the checkpoint's model: on `split` of the config's data, or
+    on a source file against one or more reference files. Returns (Bleu, ChrF)."""
+    from s2s.metrics import corpus_bleu, corpus_chrf, judge
+    from s2s.train import load_checkpoint
+
+    model = load_checkpoint(checkpoint)
+    if config is not None:
+        if source is not None or references:
+            raise ConfigError("evaluate: give --config (a split of its data) or --source with "
+                              "--reference files, not both")
+        config = Path(config)
+        data = _load_data(read_config(config), config, verbose=False)
+        judged = judge(model, data, split=split, max_sentences=max_sentences, **search)
+        return judged.bleu, judged.chrf()
+    if source is None or not references:
+        raise ConfigError("evaluate: give --config CONFIG (and --split), or --source FILE with "
+                          "at least one --reference FILE")
+    sources = _read_lines(source, "--source")
+    refs = [_read_lines(r, "--reference") for r in references]
+    for path, lines in zip(references, refs, strict=True):
+        if len(lines) != len(sources):
+            raise ConfigError(f"--reference {path} has {len(lines)} lines, --source "
+                              f"{source} has {len(sources)}: one reference per source line")
+    if any(not line.strip() for line in sources):
+        raise ConfigError(f"--source {source} has an empty line: every line must be a "
+                          "sentence to translate")
+    hypotheses = translate_lines(model, sources, **search)
+    per_sentence = [list(group) for group in zip(*refs, strict=True)]
+    return corpus_bleu(hypotheses, per_sentence), corpus_chrf(hypotheses, per_sentence)
+
+
+def _search_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beam", type=int, default=None, help="beam size (default: greedy)")
+    parser.add_argument("--length-penalty", choices=["average", "gnmt"], default=None)
+    parser.add_argument("--alpha", type=float, default=0.6, help="GNMT's alpha")
+
+
+def _search(args: argparse.Namespace) -> dict:
+    search: dict = {}
+    if args.beam is not None:
+        search.update(beam_size=args.beam, length_penalty=args.length_penalty,
+                      alpha=args.alpha)
+    elif args.length_penalty is not None:
+        raise ConfigError("--length-penalty needs --beam: greedy decoding has no penalty")
+    return search
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m s2s", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_train = commands.add_parser("train", help="train the model a TOML config describes")
+    p_train.add_argument("config")
+    p_train.add_argument("--resume", action="store_true",
+                         help="continue the config's checkpoint")
+    p_train.add_argument("--device", default=None, help="cpu or cuda (default: by hardware)")
+    p_tr = commands.add_parser("translate", help="stdin -> stdout, one sentence per line")
+    p_tr.add_argument("checkpoint")
+    _search_args(p_tr)
+    p_ev = commands.add_parser("evaluate", help="sacrebleu BLEU and chrF")
+    p_ev.add_argument("checkpoint")
+    p_ev.add_argument("--config", default=None, help="evaluate on a split of its data")
+    p_ev.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    p_ev.add_argument("--max-sentences", type=int, default=None)
+    p_ev.add_argument("--source", default=None, help="a file of sources, one per line")
+    p_ev.add_argument("--reference", action="append", default=[],
+                      help="a file of references, one per source line (repeatable)")
+    _search_args(p_ev)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            train(args.config, resume=args.resume, device=args.device)
+        elif args.command == "translate":
+            from s2s.train import load_checkpoint
+
+            model = load_checkpoint(_existing(args.checkpoint))
+            for line in translate_lines(model, sys.stdin.read().splitlines(),
+                                        **_search(args)):
+                print(line)
+        else:
+            bleu, chrf = evaluate(_existing(args.checkpoint), config=args.config,
+                                  split=args.split, max_sentences=args.max_sentences,
+                                  source=args.source, references=args.reference,
+                                  **_search(args))
+            print(bleu)
+            print(chrf)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _existing(checkpoint: str) -> str:
+    if not Path(checkpoint).is_file():
+        raise ConfigError(f"no checkpoint at {checkpoint}: train one with `python -m s2s "
+                          "train CONFIG` (its [output] checkpoint)")
+    return checkpoint
