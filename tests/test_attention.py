@@ -90,6 +90,15 @@ def test_every_score_gives_zero_weight_to_padding_and_rows_summing_to_one(kind):
     assert torch.allclose(weights.sum(-1), torch.ones(B, TQ), atol=1e-6)
 
 
+def test_scaled_general_is_general_over_the_root_of_the_query_size():
+    q, k, _ = inputs()
+    torch.manual_seed(0)
+    general = make_score("general", q.shape[-1], DK, H)
+    scaled = make_score("scaled_general", q.shape[-1], DK, H)
+    scaled.load_state_dict(general.state_dict())  # the same W
+    assert torch.allclose(scaled(q, k), general(q, k) / q.shape[-1] ** 0.5, atol=1e-6)
+
+
 def test_make_score_refuses_mismatched_dot_sizes():
     with pytest.raises(ValueError, match="use 'general' or 'additive'"):
         make_score("dot", 4, 6, 8)

@@ -81,6 +81,17 @@ class GeneralScore(nn.Module):
         return queries @ self.W(keys).transpose(1, 2)  # (B, T_q, T_k)
 
 
+class ScaledGeneralScore(GeneralScore):
+    """Luong general divided by sqrt(d_q): q^T W k / sqrt(d). The unscaled `general` score
+    collapses onto single source positions in the course's Luong model (benchmarks/
+    attention_scores.py: 7.17 valid BLEU, row entropy 0.008 nats after 600 steps at the `cpu`
+    profile); scaled as the Transformer scales its dot product it reached 16.26 BLEU, 0.147 nats
+    (the additive score: 20.54, 0.715)."""
+
+    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+        return super().forward(queries, keys) / math.sqrt(queries.shape[-1])  # (B, T_q, T_k)
+
+
 class ConcatScore(nn.Module):
     """Luong concat: v^T tanh(W [q; k])."""
 
@@ -96,7 +107,7 @@ class ConcatScore(nn.Module):
         return self.v(torch.tanh(self.W(pairs))).squeeze(-1)  # (B, T_q, T_k)
 
 
-SCORES = ("additive", "dot", "scaled_dot", "general", "concat")  # the names make_score knows
+SCORES = ("additive", "dot", "scaled_dot", "general", "scaled_general", "concat")  # make_score's
 
 
 def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> nn.Module:
@@ -109,6 +120,7 @@ def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> n
         "dot": DotScore,
         "scaled_dot": ScaledDotScore,
         "general": lambda: GeneralScore(query_size, key_size),
+        "scaled_general": lambda: ScaledGeneralScore(query_size, key_size),
         "concat": lambda: ConcatScore(query_size, key_size, hidden_size),
     }
     if kind not in builders:

@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 3
-TRAINING_FINGERPRINT = "756edb6a45683eaf"
+TRAINING_FINGERPRINT = "7d14841ffee3c418"
 
 # Paths relative to the package folder; a folder means every .py file under it.
 TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "models",
