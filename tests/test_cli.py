@@ -153,3 +153,30 @@ def test_the_repository_configs_are_valid():
             read_config(tmp)
         finally:
             tmp.unlink()
+
+
+def test_an_english_chinese_model_is_scored_with_the_zh_tokenisation(tmp_path):
+    """The capstone's model kind on cmn-eng: BLEU from `evaluate` splits Chinese characters
+    (sacrebleu's zh), on a split and on files; translations are joined without spaces."""
+    config = tmp_path / "zh.toml"
+    config.write_text(TINY.format(steps=10)
+                      .replace('dataset = "fra-eng"', 'dataset = "cmn-eng"')
+                      .replace('kind = "rnn"', 'kind = "nmt"\ncell = "lstm"\nbidirectional = '
+                               'true\ninput_feeding = true\nattention = "additive"'))
+    trained = s2s_cli("train", str(config))
+    assert trained.returncode == 0, trained.stderr
+    checkpoint = tmp_path / "run.pt"
+    assert load_checkpoint(checkpoint).config.tokenizers == ("word", "zh")
+    split = s2s_cli("evaluate", str(checkpoint), "--config", str(config), "--split", "valid")
+    assert split.returncode == 0 and "tok:zh" in split.stdout, split.stdout + split.stderr
+    (tmp_path / "src.txt").write_text("I am cold.\n")
+    (tmp_path / "ref.txt").write_text("我很冷。\n")
+    files = s2s_cli("evaluate", str(checkpoint), "--source", str(tmp_path / "src.txt"),
+                    "--reference", str(tmp_path / "ref.txt"))
+    assert files.returncode == 0 and "tok:zh" in files.stdout, files.stdout + files.stderr
+    out = s2s_cli("translate", str(checkpoint), stdin="I am cold.\n")
+    assert out.returncode == 0, out.stderr
+    model = load_checkpoint(checkpoint)
+    assert out.stdout == s2s.translate(model, "I am cold.") + "\n"
+    from s2s.text import detokenize
+    assert detokenize(["我", "很", "冷", "。"], "zh") == "我很冷。"  # joined without spaces

@@ -11,7 +11,7 @@ import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
 
 from d2l_oracle import load_d2l
-from s2s.metrics import Judged, corpus_bleu, corpus_chrf, ngrams, teaching_bleu
+from s2s.metrics import Judged, bleu_tokenizer, corpus_bleu, corpus_chrf, ngrams, teaching_bleu
 
 
 def random_corpus(seed: int, n: int = 40):
@@ -35,6 +35,21 @@ def test_corpus_bleu_takes_a_variable_number_of_references():
     assert ours.score == pytest.approx(direct.score)
     assert "nrefs:var" in ours.signature and "tok:13a" in ours.signature
     assert corpus_bleu(["a b c d"], [["a b c d"]]).score == pytest.approx(100)
+
+
+def test_corpus_bleu_scores_chinese_with_sacrebleus_zh_tokenisation():
+    """Chinese is written without spaces: 13a would see each sentence as one or two words,
+    sacrebleu's "zh" makes each Chinese character a token (what WMT reports)."""
+    hyps = ["我很累。", "他在这里。", "我们迟到了"]
+    refs = [["我累了。", "我很累。"], ["他在这儿。"], ["我们来晚了。"]]
+    ours = corpus_bleu(hyps, refs, tokenize="zh")
+    direct = sacrebleu.corpus_bleu(hyps, [[r[0] for r in refs], [refs[0][1], None, None]],
+                                   tokenize="zh")
+    assert ours.score == pytest.approx(direct.score) and "tok:zh" in ours.signature
+    assert ours.score > corpus_bleu(hyps, refs).score  # 13a gives almost no n-gram credit
+    assert bleu_tokenizer("zh") == "zh" and bleu_tokenizer("word") == "13a"
+    with pytest.raises(ValueError, match="tokenize='intl'"):
+        corpus_bleu(hyps, refs, tokenize="intl")
 
 
 def test_corpus_bleu_rejects_bad_input():

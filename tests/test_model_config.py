@@ -53,7 +53,8 @@ def logits_of(config: ModelConfig) -> torch.Tensor:
 
 
 # a value that spells out what the kind does anyway (accepted, builds the default model)
-SAME_AS_DEFAULT = {("bahdanau", "attention", "additive"), ("luong", "attention", "general")}
+SAME_AS_DEFAULT = {("bahdanau", "attention", "additive"), ("luong", "attention", "general"),
+                   ("nmt", "attention", "general")}
 
 
 @pytest.mark.parametrize("kind", sorted(MODEL_BUILDERS))

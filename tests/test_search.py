@@ -21,7 +21,8 @@ from s2s.models import ModelConfig, build_model
 from tiny import trained_tiny
 
 KINDS = [("rnn", {}), ("luong", {"bidirectional": True, "attention": "general"}),
-         ("bahdanau", {"bidirectional": True, "attention": "additive"})]
+         ("bahdanau", {"bidirectional": True, "attention": "additive"}),
+         ("nmt", {"bidirectional": True, "cell": "lstm", "input_feeding": True})]  # CS224n's
 
 
 SRC_VOCAB = Vocab([f"s{i}" for i in range(5)])  # 9 ids: s0 .. s4 are 4 .. 8

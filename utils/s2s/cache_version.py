@@ -19,11 +19,12 @@ import hashlib
 from pathlib import Path
 
 CACHE_VERSION = 3
-TRAINING_FINGERPRINT = "7d14841ffee3c418"
+TRAINING_FINGERPRINT = "5a4e6569f252ef9c"
 
 # Paths relative to the package folder; a folder means every .py file under it.
-TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "models",
-                    "precision.py", "runtime.py", "text.py", "train.py", "vocab.py", "zoo.py")
+TRAINING_MODULES = ("attention.py", "checkpoints.py", "checks.py", "data.py", "distributed.py",
+                    "models", "precision.py", "runtime.py", "text.py", "train.py", "vocab.py",
+                    "zoo.py")
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

@@ -93,7 +93,7 @@ def read_config(path: str | Path) -> dict[str, dict]:
             config[table][key] = value
     if "kind" not in config["model"]:
         raise ConfigError(f"{path}: [model] kind is missing: say which model to train "
-                          "(rnn, bahdanau or luong)")
+                          "(rnn, bahdanau, luong or nmt)")
     tokenizers = config["data"].get("tokenizers")
     if tokenizers is not None and (len(tokenizers) != 2
                                    or not all(isinstance(t, str) for t in tokenizers)):
@@ -129,30 +129,58 @@ def _build(table: str, config_path: Path, make):
 
 
 def train(config_path: str | Path, resume: bool = False, device: str | None = None) -> Path:
-    """Train the model a config describes; returns the checkpoint's path."""
+    """Train the model a config describes; returns the checkpoint's path.
+
+    Started by `torchrun --nproc_per_node N -m s2s train CONFIG`, each of the N processes
+    joins the process group (`s2s.distributed.setup`: NCCL on GPUs, gloo on CPUs) and trains
+    on its shard of every batch of [train] batch_size pairs; rank 0 writes the checkpoint."""
     import s2s
-    from s2s.chars import longest
-    from s2s.models import ModelConfig, build_model
-    from s2s.train import TrainConfig, fit
+    from s2s import distributed
+    from s2s.train import TrainConfig
 
     config_path = Path(config_path)
     config = read_config(config_path)
     cfg = _build("train", config_path, lambda: TrainConfig(**config["train"]))
-    data = _load_data(config, config_path)
+    several = distributed.launched_by_torchrun()
+    if several:
+        device = distributed.setup(device)
+    try:
+        checkpoint = _train(config, config_path, cfg, resume, device or s2s.get_device())
+    except BaseException:
+        if several:
+            distributed.teardown(failed=True)  # exit now: torchrun then stops the others
+        raise
+    if several:
+        distributed.teardown()
+    return checkpoint
+
+
+def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device) -> Path:
+    import s2s
+    from s2s.chars import longest
+    from s2s.distributed import world
+    from s2s.models import ModelConfig, build_model
+    from s2s.train import fit
+
+    main = world().main
+    data = _load_data(config, config_path, verbose=main)
     model_config = _build("model", config_path, lambda: ModelConfig(
         src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
         max_len=config["data"].get("max_len") or longest(data),
         tokenizers=tuple(data.tokenizers), **config["model"]))
     s2s.seed_everything(cfg.seed)
     model = build_model(model_config, data.src_vocab, data.tgt_vocab)
+    if world().size > 1:  # DDP starts every rank from rank 0's weights; dropout differs
+        s2s.seed_everything(cfg.seed + world().rank)
     checkpoint = checkpoint_path(config, config_path)
     if resume and not checkpoint.exists():
         raise ConfigError(f"--resume: there is no checkpoint at {checkpoint} to continue; "
                           "train without --resume first")
-    history = fit(model, data, cfg, device=device or s2s.get_device(), checkpoint=checkpoint,
-                  resume=resume)
-    print(f"{history.steps} steps ({history.precision}), best validation loss "
-          f"{history.best_val:.3f}, stopped: {history.stopped}; checkpoint {checkpoint}")
+    history = fit(model, data, cfg, device=device, checkpoint=checkpoint, resume=resume)
+    if main:
+        processes = f" on {world().size} processes" if world().size > 1 else ""
+        print(f"{history.steps} steps{processes} ({history.precision}), best validation loss "
+              f"{history.best_val:.3f}, stopped: {history.stopped}; checkpoint {checkpoint}")
     return checkpoint
 
 
@@ -180,7 +208,7 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
              references: Sequence[str | Path] = (), **search) -> tuple[object, object]:
     """sacrebleu BLEU and chrF of the checkpoint's model: on `split` of the config's data, or
     on a source file against one or more reference files. Returns (Bleu, ChrF)."""
-    from s2s.metrics import corpus_bleu, corpus_chrf, judge
+    from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
     from s2s.train import load_checkpoint
 
     model = load_checkpoint(checkpoint)
@@ -206,7 +234,9 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
                           "sentence to translate")
     hypotheses = translate_lines(model, sources, **search)
     per_sentence = [list(group) for group in zip(*refs, strict=True)]
-    return corpus_bleu(hypotheses, per_sentence), corpus_chrf(hypotheses, per_sentence)
+    tokenize = bleu_tokenizer(model.config.tokenizers[1])  # "zh" for a Chinese target
+    return (corpus_bleu(hypotheses, per_sentence, tokenize=tokenize),
+            corpus_chrf(hypotheses, per_sentence))
 
 
 def _search_args(parser: argparse.ArgumentParser) -> None:

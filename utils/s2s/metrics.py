@@ -54,13 +54,27 @@ def _streams(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
     return [[r[k] if k < len(r) else None for r in references] for k in range(width)]
 
 
-def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Bleu:
-    """sacrebleu corpus BLEU (13a tokenisation, standard settings).
+BLEU_TOKENIZERS = ("13a", "zh")
+
+
+def bleu_tokenizer(target_tokenizer: str) -> str:
+    """sacrebleu's tokenisation for a target side tokenised by `target_tokenizer` (the data's
+    name, s2s.text.TOKENIZERS): "zh" for Chinese (each Chinese character a token, as WMT scores
+    Chinese), "13a" otherwise."""
+    return "zh" if target_tokenizer == "zh" else "13a"
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                tokenize: str = "13a") -> Bleu:
+    """sacrebleu corpus BLEU (standard settings; tokenisation 13a, or "zh" for Chinese).
 
     hypotheses: one detokenised string per test sentence.
     references: per test sentence, its list of references (any number, at least one)."""
+    if tokenize not in BLEU_TOKENIZERS:
+        raise ValueError(f"corpus_bleu(tokenize={tokenize!r}): choose one of "
+                         f"{', '.join(BLEU_TOKENIZERS)} (\"zh\" for a Chinese target)")
     streams = _streams(hypotheses, references, "corpus_bleu")
-    metric = BLEU()
+    metric = BLEU(tokenize=tokenize)
     details = metric.corpus_score(list(hypotheses), streams)
     return Bleu(details.score, str(metric.get_signature()), details)
 
@@ -144,7 +158,8 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
           **search) -> Judged:
     """Translate the distinct sources of a held-out split (greedy, or beam search with
     `beam_size=...` and `length_penalty=...`, see `s2s.translate`) and score them against all
-    their references with sacrebleu (detokenised, lower-cased as the data is)."""
+    their references with sacrebleu (detokenised, lower-cased as the data is; BLEU with
+    sacrebleu's "zh" tokenisation when the target is Chinese)."""
     from s2s.decoding import translate
     from s2s.text import detokenize
     from s2s.train import _refuse_other_data
@@ -155,7 +170,8 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
     sources = [detokenize(src, src_kind) for src, _ in groups]
     references = [[detokenize(r, tgt_kind) for r in refs] for _, refs in groups]
     hypotheses = translate(model, sources, **search)
-    return Judged(corpus_bleu(hypotheses, references), sources, hypotheses, references)
+    bleu = corpus_bleu(hypotheses, references, tokenize=bleu_tokenizer(tgt_kind))
+    return Judged(bleu, sources, hypotheses, references)
 
 
 # ---------------------------------------------------------------------------------------------

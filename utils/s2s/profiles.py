@@ -41,6 +41,11 @@ class Profile:
     # budget of each of the chapter's training runs (two depths x two seeds, and a word model)
     char_max_len: int
     char_minutes: float
+    # the capstone (chapter 07): minutes of each ablation run (arms x seeds), of the final
+    # English->French model, and of the English->Chinese model
+    nmt_ablation_minutes: float
+    nmt_minutes: float
+    zh_minutes: float
     # decoding (chapter 05)
     beam_sizes: tuple[int, ...]
     # number of held-out sentences to judge on (None = whole test split)
@@ -50,6 +55,9 @@ class Profile:
     expect_bleu_attention: float
     expect_bleu_char: float  # chapter 06's character model on test (lower-cased, greedy/beam)
     expect_chrf_char: float
+    expect_bleu_nmt: float  # chapter 07's English->French model on test, beam 5
+    expect_bleu_zh: float  # chapter 07's English->Chinese model on test (sacrebleu zh), beam 5
+    expect_chrf_zh: float
     # numeric precision of training (s2s.precision): "auto" picks by hardware
     precision: str = "auto"
 
@@ -71,6 +79,8 @@ PROFILES: dict[str, Profile] = {
         eval_every=25, toy_steps=300, beam_sizes=(1, 2, 5), eval_sentences=200,
         expect_bleu_rnn=0.0, expect_bleu_attention=0.0,
         char_max_len=20, char_minutes=0.1, expect_bleu_char=0.0, expect_chrf_char=0.0,
+        nmt_ablation_minutes=0.04, nmt_minutes=0.25, zh_minutes=0.1,
+        expect_bleu_nmt=0.0, expect_bleu_zh=0.0, expect_chrf_zh=0.0,
     ),
     "cpu": Profile(
         name="cpu", max_pairs=None, max_len=12, min_freq=5,
@@ -81,6 +91,10 @@ PROFILES: dict[str, Profile] = {
         expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
         # measured 2026-11-24 on the 2-core CI machine: test chrF 25.16, BLEU 7.71 (beam 5)
         char_max_len=30, char_minutes=1.5, expect_bleu_char=5.0, expect_chrf_char=20.0,
+        # chapter 7, measured 2026-11-25 on the 2-core CI machine: English->French test BLEU
+        # 41.86 (beam 5; the floor is the issue's goal), English->Chinese 32.43 BLEU, 27.72 chrF
+        nmt_ablation_minutes=0.6, nmt_minutes=6.0, zh_minutes=1.0,
+        expect_bleu_nmt=38.0, expect_bleu_zh=25.0, expect_chrf_zh=22.0,
     ),
     "gpu": Profile(
         name="gpu", max_pairs=None, max_len=12, min_freq=2,
@@ -90,6 +104,9 @@ PROFILES: dict[str, Profile] = {
         eval_every=500, toy_steps=4000, beam_sizes=(1, 2, 3, 4, 5, 6, 8, 10),
         eval_sentences=None, expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
         char_max_len=40, char_minutes=3.0, expect_bleu_char=0.0, expect_chrf_char=0.0,
+        # not measured (no GPU has run chapter 7 yet): no floors
+        nmt_ablation_minutes=1.0, nmt_minutes=15.0, zh_minutes=4.0,
+        expect_bleu_nmt=0.0, expect_bleu_zh=0.0, expect_chrf_zh=0.0,
     ),
 }
 

@@ -41,6 +41,8 @@ from s2s.checkpoints import (
 )
 from s2s.checks import check_bool, check_int, check_real
 from s2s.data import TranslationData
+from s2s.distributed import all_sum, broadcast_seconds, counted_targets, shard, token_weight, world
+from s2s.distributed import check_device as check_group_device
 from s2s.models import Seq2Seq
 from s2s.precision import autocast, check_precision, grad_scaler, resolve_precision
 from s2s.progress import PROGRESS_METADATA, LivePlot, in_notebook
@@ -187,16 +189,25 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
 def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
     """Masked cross-entropy per real target token over a whole loader, in fp32 (whatever
     precision training ran in, and inside an autocast block too, so runs in different
-    precisions are measured alike)."""
+    precisions are measured alike).
+
+    With several processes (`s2s.distributed`) each rank measures every size-th batch and
+    the sums are shared: every rank returns the same loss, that of the whole loader. It is
+    then a collective call: every rank must make it."""
     model.eval()
+    w = world()
     total, tokens = 0.0, 0
-    for src, src_len, tgt_in, tgt_out in loader:
+    for i, (src, src_len, tgt_in, tgt_out) in enumerate(loader):
+        if i % w.size != w.rank:
+            continue  # another rank's batch
         src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
         with autocast("fp32", device):
             logits = model(src, src_len, tgt_in)
         n = int((tgt_out != PAD).sum())
         total += float(sequence_loss(logits, tgt_out)) * n
         tokens += n
+    if w.size > 1:
+        total, tokens = all_sum([total, tokens], device)
     return total / max(tokens, 1)
 
 
@@ -226,13 +237,26 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     The forward pass runs in `cfg.precision` (resolved for `device`, recorded in the
     history); fp16 scales the loss with a `GradScaler`, which skips a step whose gradients
     overflow and lowers its scale.
+    Under `torchrun` (a process group set up by `s2s.distributed.setup`) each process trains
+    on its shard of every global batch of `cfg.batch_size` pairs through
+    DistributedDataParallel, and only rank 0 writes the checkpoint and shows progress (see
+    `s2s.distributed`).
     At the end the model holds the best validation weights."""
+    from torch.nn.parallel import DistributedDataParallel
     from tqdm import tqdm
 
     device = check_device(device, "fit(device=...)")
+    w = world()
     quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
-    show = not quiet if progress is None else progress
+    show = (not quiet if progress is None else progress) and w.main
     _refuse_other_data(model, data, "fit")
+    if w.size > 1:
+        device = check_group_device(device, w)
+    if w.size > 1 and cfg.feed_back > 0:
+        raise ValueError(f"TrainConfig.feed_back={cfg.feed_back}: feeding back the model's own "
+                         f"predictions runs the decoder step by step outside "
+                         f"DistributedDataParallel, so it cannot train on {w.size} processes; "
+                         "set feed_back=0 or train in one process")
     precision = resolve_precision(cfg.precision, device)
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg.lr, device)
@@ -263,6 +287,10 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     # A run resumed in another precision records both, in order ("bf16+fp32").
     done_in = history.precision.split("+") if history.precision else []
     history.precision = "+".join(done_in + ([precision] if done_in[-1:] != [precision] else []))
+    # Several processes: DDP averages the gradients (and starts every rank from rank 0's
+    # weights); `model` stays the plain model, whose weights the checkpoints hold.
+    net = model if w.size == 1 else DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
@@ -282,10 +310,16 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     start = time.perf_counter() - history.seconds
     learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
 
+    def elapsed() -> float:
+        """Seconds of training so far; with several processes, rank 0's on every rank, so
+        that all of them schedule the learning rate alike and stop at the same step."""
+        seconds = time.perf_counter() - start
+        return broadcast_seconds(seconds, device) if w.size > 1 else seconds
+
     def out_of_budget() -> str:
         if cfg.max_steps is not None and history.steps >= cfg.max_steps:
             return f"max_steps={cfg.max_steps}"
-        if cfg.max_minutes is not None and time.perf_counter() - start >= 60 * cfg.max_minutes:
+        if cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes:
             return f"max_minutes={cfg.max_minutes}"
         return ""
 
@@ -316,16 +350,24 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             if step_in_epoch <= skip:
                 continue  # trained before the run was resumed: same batches, same order
             model.train()
+            batch_tokens = int((tgt_out != PAD).sum())  # the whole (global) batch's
+            if w.size > 1:  # this rank's rows of the global batch
+                (src, src_len, tgt_in, tgt_out), real = shard((src, src_len, tgt_in, tgt_out), w)
             src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
             with autocast(precision, device):  # the forward pass in 16 bits, or fp32
                 if cfg.feed_back > 0:
                     logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back,
                                               generator)
                 else:
-                    logits = model(src, src_len, tgt_in)  # (B, T, V), teacher forcing
+                    logits = net(src, src_len, tgt_in)  # (B, T, V), teacher forcing
             loss = sequence_loss(logits.float(), tgt_out, mask=cfg.mask_loss,  # loss in fp32
                                  label_smoothing=cfg.label_smoothing)
             loss_value = loss.item()
+            if w.size > 1:  # weigh this rank's mean by its share of the global batch
+                counted = counted_targets(tgt_out, cfg.mask_loss, real)
+                total, global_counted = all_sum([loss_value * counted, counted], device)
+                loss = loss * token_weight(counted, int(global_counted), w)
+                loss_value = total / max(global_counted, 1)  # the global batch's loss
             optimizer.zero_grad()
             scaler.scale(loss).backward()  # fp16: the loss times the scale; else unchanged
             scaler.unscale_(optimizer)  # the true gradients, before clipping
@@ -345,15 +387,15 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                     f"gradient norm {float(grad_norm)} (lr={cfg.lr}, clip={cfg.clip}, "
                     f"precision={precision}); the model holds its best weights so "
                     f"far{kept}. {fix}.")
+            seconds = elapsed()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, history.steps, time.perf_counter() - start,
-                                            len(loader))
+                group["lr"] = learning_rate(cfg, history.steps, seconds, len(loader))
             scaler.step(optimizer)  # = optimizer.step(), skipped by fp16 on overflow
             scaler.update()
 
             history.steps += 1
             history.step_loss.append(loss_value)
-            history.target_tokens += int((tgt_out != PAD).sum())
+            history.target_tokens += batch_tokens
             history.seconds = time.perf_counter() - start
             done = step_in_epoch % len(loader)
             bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
@@ -377,7 +419,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                         stop = f"early stopping: {bad_evals} validations without improvement"
                 if plot is not None:
                     plot.update(history, step_in_epoch)
-                if checkpoint is not None:
+                if checkpoint is not None and w.main:  # rank 0 alone writes
                     _write(checkpoint, model, best_state, optimizer, history,
                            resume=resume_state(done))
             if stop:
@@ -388,9 +430,11 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     if plot is not None:
         plot.close(history)
     last_state = copy.deepcopy(model.state_dict())
-    if checkpoint is not None:
+    if checkpoint is not None and w.main:
         _write(checkpoint, model, best_state, optimizer, history, last_state,
                resume=resume_state(done))
+    if w.size > 1:  # the other ranks wait until the checkpoint is complete
+        torch.distributed.barrier()
     model.load_state_dict(best_state)
     model.eval()
     return history

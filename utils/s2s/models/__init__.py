@@ -1,5 +1,6 @@
 """Encoder-decoder models: the interface (`base`), the RNN models of chapter 3 (`rnn`), and
-the attention decoders of chapter 4 (`attention`). Everything is importable from here."""
+the attention decoders of chapter 4 (`attention`), CS224n's system of chapter 7 (`nmt`, the
+model kind "nmt"). Everything is importable from here."""
 
 from s2s.models.attention import AttentionState, BahdanauDecoder, LuongDecoder
 from s2s.models.base import (
@@ -15,6 +16,7 @@ from s2s.models.base import (
     build_model,
     register,
 )
+from s2s.models.nmt import _build_nmt  # noqa: F401  (registers the kind "nmt")
 from s2s.models.rnn import (
     RNNDecoder,
     RNNEncoder,

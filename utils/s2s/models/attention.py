@@ -89,20 +89,25 @@ class LuongDecoder(Decoder):
     """Global attention after the RNN, combined output tanh(W_c [c; h]); optional input feeding.
 
     Without input feeding, `forward` runs the RNN over the whole target in one call and
-    attends for all positions in one batched matmul."""
+    attends for all positions in one batched matmul.
+
+    feed_dropped=True feeds the next step the combined output *after* dropout, as CS224n's
+    o_t = dropout(tanh(W_u [a_t; h_t])) (chapter 7); the default feeds it before dropout.
+    The two differ only in training. out_bias=False: CS224n's vocabulary projection has none."""
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, memory_size: int,
                  num_layers: int = 1, dropout: float = 0.0, cell: str = "gru",
-                 score: str = "general", input_feeding: bool = False) -> None:
+                 score: str = "general", input_feeding: bool = False, *,
+                 feed_dropped: bool = False, out_bias: bool = True) -> None:
         super().__init__()
-        self.input_feeding = input_feeding
+        self.input_feeding, self.feed_dropped = input_feeding, feed_dropped
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         rnn_input = embed_size + (hidden_size if input_feeding else 0)
         self.rnn = _rnn(cell, rnn_input, hidden_size, num_layers, dropout)
         self.attention = Attention(make_score(score, hidden_size, memory_size, hidden_size))
         self.combine = nn.Linear(memory_size + hidden_size, hidden_size, bias=False)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_size, vocab_size)
+        self.out = nn.Linear(hidden_size, vocab_size, bias=out_bias)
         self.apply(init_weights)
 
     def init_state(self, enc_outputs: tuple[Tensor, RNNHidden], src_len: Tensor) -> AttentionState:
@@ -127,10 +132,13 @@ class LuongDecoder(Decoder):
         for t in range(tgt_in.shape[1]):  # step by step: the input needs the last h~
             h, hidden = self.rnn(torch.cat([emb[:, t:t + 1], feed[:, None]], dim=-1), hidden)
             attentional, w = self._attend(h, state)  # (B, 1, H), (B, 1, S)
+            if self.feed_dropped:  # CS224n: o_t = dropout(h~_t) is both output and feed
+                attentional = self.dropout(attentional)
             feed = attentional[:, 0]
             outs.append(attentional)
             weights.append(w)
-        logits = self.out(self.dropout(torch.cat(outs, dim=1)))
+        outs = torch.cat(outs, dim=1)  # (B, T, H)
+        logits = self.out(outs if self.feed_dropped else self.dropout(outs))
         return logits, state._replace(hidden=hidden, feed=feed, weights=torch.cat(weights, 1))
 
 

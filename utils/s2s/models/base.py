@@ -111,7 +111,7 @@ class ModelConfig:
     A config refuses a field its kind would ignore (`attention=` on an "rnn", input feeding on
     a "bahdanau"...): each kind's check is registered with its builder (`register`)."""
 
-    kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4)
+    kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4), "nmt" (chapter 7)
     src_vocab_size: int
     tgt_vocab_size: int
     embed_size: int = 256

@@ -57,18 +57,23 @@ class RNNEncoder(Encoder):
 
     outputs: (B, S, H * directions), zero at padded positions.
     state:   (L, B, H) for a GRU, (h, c) for an LSTM. When bidirectional, the two directions'
-             final states are joined by a learned bridge, tanh(W [h_fwd; h_bwd]), so the state
-             has the decoder's size H."""
+             final states are joined by a learned bridge so the state has the decoder's size
+             H: bridge="tanh" (chapter 4) is tanh(W [h_fwd; h_bwd] + b); bridge="linear" is
+             CS224n's projection W [h_fwd; h_bwd], no bias and no nonlinearity (chapter 7)."""
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1,
-                 dropout: float = 0.0, cell: str = "gru", bidirectional: bool = False) -> None:
+                 dropout: float = 0.0, cell: str = "gru", bidirectional: bool = False,
+                 bridge: str = "tanh") -> None:
         super().__init__()
-        self.cell, self.bidirectional = cell, bidirectional
+        if bridge not in ("tanh", "linear"):
+            raise ValueError(f"bridge must be 'tanh' or 'linear', got {bridge!r}")
+        self.cell, self.bidirectional, self.bridge = cell, bidirectional, bridge
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         self.rnn = _rnn(cell, embed_size, hidden_size, num_layers, dropout, bidirectional)
         n_bridges = (2 if cell == "lstm" else 1) if bidirectional else 0
-        self.bridges = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size)
+        self.bridges = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size,
+                                               bias=bridge == "tanh")
                                      for _ in range(n_bridges))
         self.apply(init_weights)
 
@@ -81,17 +86,18 @@ class RNNEncoder(Encoder):
                                                       total_length=src.shape[1])  # (B, S, H*dirs)
         if self.bidirectional:
             parts = hidden if isinstance(hidden, tuple) else (hidden,)
-            bridged = tuple(self._bridge(h, bridge) for h, bridge in zip(parts, self.bridges,
-                                                                          strict=True))
+            bridged = tuple(self._bridge(h, bridge, self.bridge == "tanh")
+                            for h, bridge in zip(parts, self.bridges, strict=True))
             hidden = bridged if isinstance(hidden, tuple) else bridged[0]
         return outputs, hidden
 
     @staticmethod
-    def _bridge(h: Tensor, bridge: nn.Linear) -> Tensor:
+    def _bridge(h: Tensor, bridge: nn.Linear, squash: bool) -> Tensor:
         """(L * 2, B, H), directions interleaved per layer -> (L, B, H)."""
         layers2, batch, size = h.shape
         h = h.view(layers2 // 2, 2, batch, size).permute(0, 2, 1, 3)  # (L, B, 2, H)
-        return torch.tanh(bridge(h.reshape(layers2 // 2, batch, 2 * size)))
+        joined = bridge(h.reshape(layers2 // 2, batch, 2 * size))  # (L, B, H)
+        return torch.tanh(joined) if squash else joined
 
 
 class RNNState(NamedTuple):

@@ -1,0 +1,41 @@
+"""The capstone's model (chapter 7): Stanford CS224n's neural machine translation system, built
+from the library's parts.
+
+    encoder   h_i^enc = [h_i^fwd; h_i^bwd]            bidirectional LSTM     (B, S, 2H)
+    bridge    h_0^dec = W_h [h_fwd; h_bwd],  c_0^dec = W_c [c_fwd; c_bwd]    (L, B, H), no bias
+    decoder   h_t^dec, c_t^dec = LSTM([y_t; o_{t-1}], (h_{t-1}, c_{t-1}))     o_0 = 0
+    attention e_{t,i} = (h_t^dec)^T W_att h_i^enc ("general"),  alpha_t = softmax(e_t) over
+              the real source tokens,  a_t = sum_i alpha_{t,i} h_i^enc                (B, 2H)
+    output    o_t = dropout(tanh(W_u [a_t; h_t^dec]))                                (B, H)
+    logits    W_vocab o_t, no bias                                                   (B, V)
+
+It is `kind="nmt"` of `ModelConfig`: an `RNNEncoder` with the linear bridge and a
+`LuongDecoder` that feeds the dropped-out combined output. Every choice is a config field, so
+the chapter's ablations change one field each: `input_feeding`, `attention` (any score of
+`s2s.attention.SCORES`), `cell` ("lstm" or "gru": a GRU has no c, only h is bridged).
+"""
+
+from __future__ import annotations
+
+from s2s.attention import SCORES
+from s2s.models.attention import LuongDecoder
+from s2s.models.base import Decoder, Encoder, ModelConfig, register
+from s2s.models.rnn import RNNEncoder
+
+
+def _check_nmt(c: ModelConfig) -> list[str]:
+    if c.attention and c.attention not in SCORES:
+        return [f"unknown attention score {c.attention!r}: choose one of {', '.join(SCORES)} "
+                "(unset: 'general', CS224n's)"]
+    return []
+
+
+@register("nmt", _check_nmt)
+def _build_nmt(c: ModelConfig) -> tuple[Encoder, Decoder]:
+    encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
+                         c.cell, c.bidirectional, bridge="linear")
+    memory = c.hidden_size * (2 if c.bidirectional else 1)
+    decoder = LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, memory, c.num_layers,
+                           c.dropout, c.cell, c.attention or "general", c.input_feeding,
+                           feed_dropped=True, out_bias=False)
+    return encoder, decoder
