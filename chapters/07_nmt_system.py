@@ -292,8 +292,8 @@ plt.show()
 # gradient of a general score with respect to $W_{att}$ is an outer product,
 # $\partial e_{t,i} / \partial W_{att} = h_t^{dec} (h_i^{enc})^\top$, so all $H \times 2H$
 # entries move together, each by up to $\eta$, and the score itself can change by up to
-# $\eta \sum_{j,k} |h_{t,j}^{dec}|\,|h_{i,k}^{enc}| = \eta\, \lVert h_t^{dec} \rVert_1
-# \lVert h_i^{enc} \rVert_1$ **in one step**. The additive score
+# $\eta \sum_{j,k} |h_{t,j}^{dec}|\,|h_{i,k}^{enc}|$, that is
+# $\eta\, \lVert h_t^{dec} \rVert_1 \lVert h_i^{enc} \rVert_1$, **in one step**. The additive score
 # $v^\top \tanh(W_q q + W_k k)$ is at most $\lVert v \rVert_1$ in size and its features are
 # squashed by tanh, so one step changes it by at most about $\eta \cdot H$ through $v$. The
 # cell computes both bounds on a valid batch at initialisation:
@@ -850,9 +850,10 @@ assert torch.allclose(logits2, expected2, atol=1e-4)
 # gradient, $\eta\, \sum \delta_{t,i}\, h_t^{dec} (h_i^{enc})^\top$, where
 # $\delta_{t,i} = \partial L / \partial e_{t,i}$ is small at initialisation (the loss depends
 # on each score only through an almost uniform softmax and a randomly initialised output
-# layer), so the score changes by about $\eta\, |\delta|\, \lVert h^{dec} \rVert_2^2
-# \lVert h^{enc} \rVert_2^2$, far below Adam's $\eta \lVert h^{dec} \rVert_1
-# \lVert h^{enc} \rVert_1$, which does not shrink with the gradient. SGD can still saturate
+# layer), so the score changes by about
+# $\eta\, |\delta|\, \lVert h^{dec} \rVert_2^2 \lVert h^{enc} \rVert_2^2$, far below Adam's
+# $\eta \lVert h^{dec} \rVert_1 \lVert h^{enc} \rVert_1$, which does not shrink with the
+# gradient. SGD can still saturate
 # later, but it does not take the big first steps that Adam's normalisation gives every
 # coordinate. (b) Any two of: divide the score by $\sqrt{H}$ (§7.3's scaled general score;
 # it slows the growth by that factor only, so over a longer run it can still saturate);

@@ -26,6 +26,8 @@ CASES = [
     ("luong", {"attention": "dot"}),
     ("luong", {"cell": "lstm", "bidirectional": True, "attention": "additive"}),
     ("luong", {"cell": "lstm", "num_layers": 2, "input_feeding": True}),
+    ("nmt", {"cell": "lstm", "bidirectional": True, "input_feeding": True}),
+    ("nmt", {"cell": "gru", "bidirectional": True, "attention": "additive"}),
 ]
 B, S = 3, 5
 
