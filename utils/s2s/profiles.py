@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
         eval_every=25, toy_steps=300, beam_sizes=(1, 2, 5), eval_sentences=200,
         expect_bleu_rnn=0.0, expect_bleu_attention=0.0,
         char_max_len=20, char_minutes=0.1, expect_bleu_char=0.0, expect_chrf_char=0.0,
-        nmt_ablation_minutes=0.04, nmt_minutes=0.25, zh_minutes=0.1,
+        nmt_ablation_minutes=0.02, nmt_minutes=0.15, zh_minutes=0.08,
         expect_bleu_nmt=0.0, expect_bleu_zh=0.0, expect_chrf_zh=0.0,
     ),
     "cpu": Profile(
