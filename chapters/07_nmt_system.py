@@ -285,7 +285,7 @@ plt.show()
 # (entropy 0.00); it peaks at 135.5 (step 51) and is 103.5 at step 60, entropy 0.02: in every
 # row one position takes all the weight. With CS224n's initialisation and learning rate the
 # growth starts later — 0.35 at step 5, 24.1 at step 25 — and ends the same way: 49.95 and
-# 0.01 nats at step 60, still rising. Scaled by $1/\sqrt{H}$ the spread grows more slowly
+# 0.01 nats at step 60, after a peak of 67.2 at step 59. Scaled by $1/\sqrt{H}$ the spread grows more slowly
 # still (4.5, 11.7, 16.9 at steps 5, 25, 60) and the entropy falls all the same (0.67, 0.22,
 # 0.08). The additive score saturates at first too — spread 13.7 and entropy 0.00 at step 5,
 # a peak of 17.6 at step 10 — and then comes back: 1.35 and 2.20 nats at step 25, 0.57 and
@@ -330,10 +330,11 @@ v1 = float(additive.decoder.attention.score.w_v.weight.abs().sum())
 print(f"additive score: |score| <= ||v||_1 = {v1:.1f} at initialisation, whatever h and k are")
 
 # %% [markdown]
-# With the norms of the initial states, one Adam step can move a general score by up to 4.6;
-# the norms grow once training starts (the LSTM states move towards $\pm 1$), so this is an
-# order of magnitude rather than a strict limit, and the measured jump — a spread of 64 after
-# five steps — is of that order. The additive score's $v$ moves it by at most 0.77 per step,
+# With the norms of the initial states, one Adam step can move a general score by up to 4.6,
+# so five steps can open a spread of 23 to 46 (depending on whether only the top score rises
+# or the others also fall). The measured spread after five steps is 64: the norms, or Adam's
+# steps, grew past their starting values (not measured here). The bound gives the order of
+# magnitude — units per step — not a strict limit. The additive score's $v$ moves it by at most 0.77 per step,
 # and its size starts capped at $\lVert v \rVert_1 = 20.1$. A row whose scores differ by tens of units is a softmax in saturation:
 # the weight of the top position is 1 to many decimals, and the softmax's derivative,
 # $\alpha_i(\delta_{ij} - \alpha_j)$, is 0 to as many. Almost no gradient reaches the scores
@@ -573,9 +574,10 @@ plt.show()
 # The printed lines give each output word's most-attended source word and its weight. The
 # first map is almost diagonal: *garçon* puts 0.97 of its weight on *boy*, *casquette* 0.95 on
 # *cap*, and `<unk>` 0.81 on *adjusted*, the word it could not translate. In the second,
-# *je*, *ne* and *sais* all look mostly at *know* (0.46, 0.62, 0.83), *pas* and *comment* at
-# *how* (0.45, 0.44) and *aider* at *help* (0.82): French's two-part negation *ne … pas* has no
-# single English word to look at, and its weights are the least concentrated of the map.
+# *je*, *ne* and *sais* look most at *know* (0.46, 0.62, 0.83 of their weight), *pas* and
+# *comment* at *how* (0.45, 0.44) and *aider* at *help* (0.82). French's two-part negation
+# *ne … pas* has no single English word to look at; *pas* spreads its weight about as much as
+# *comment* and the full stop (0.44).
 #
 # ### Errors, by category
 #
@@ -626,7 +628,7 @@ for kind, n in counts.most_common():
 # 22.9 % of the test translations equal one of their references exactly. Of the rest, the
 # largest group (40.7 % of all) uses different words, and the example shows why that is not
 # always an error: *je veux dire ce que je dis* is a fair translation of "I mean what I say",
-# and Tatoeba gives most sentences one or two references. `<unk>` (29.3 %) is the next
+# and Tatoeba often gives a sentence only one or two references. `<unk>` (29.3 %) is the next
 # largest group: the 7,526-word vocabulary keeps words seen at least five times, the rare
 # ones are `<unk>` in the training targets, and the model learns to write it (chapter 6
 # showed what characters do about that). Lengths off by more than a third (4.8 %) include
