@@ -116,6 +116,14 @@ def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[lis
     return tokens, ids
 
 
+def output_limit(model: Seq2Seq, max_len: int | None) -> int:
+    """The most tokens a translation may have: `max_len`, or by default twice the longest
+    source the model was trained on, plus 10."""
+    check_int("max_len", max_len, low=1, none_ok=True,
+              hint="the most tokens an output may have; None: twice the model's max_len + 10")
+    return max_len if max_len is not None else 2 * model.config.max_len + 10
+
+
 def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | None = None,
               batch_size: int = 256, beam_size: int | None = None,
               length_penalty: str | None = None, alpha: float = 0.6) -> str | list[str]:
@@ -128,13 +136,11 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
     if not single and not isinstance(sentences, Sequence):
         raise TypeError(f"translate takes a string or a list of strings, not "
                         f"{type(sentences).__name__}")
-    check_int("max_len", max_len, low=1, none_ok=True,
-              hint="the most tokens an output may have; None: twice the model's max_len + 10")
+    limit = output_limit(model, max_len)
     check_int("batch_size", batch_size, low=1, hint="sentences decoded at once")
     check_search(beam_size, 1, length_penalty, alpha, beam_none_ok=True)
     tokens, _ = encode_sentences(model, batch)
     device = next(model.parameters()).device
-    limit = max_len if max_len is not None else 2 * model.config.max_len + 10
     order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))  # similar lengths together
     results: list[str] = [""] * len(tokens)
     for start in range(0, len(order), batch_size):

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from s2s.checks import check_int
 from s2s.data import BOS, source_batch
-from s2s.decoding import batched_beam_search, encode_sentences
+from s2s.decoding import batched_beam_search, encode_sentences, output_limit
 from s2s.models import AttendingState, Seq2Seq
 from s2s.text import detokenize
 
@@ -54,8 +54,8 @@ def nbest_with_attention(model: Seq2Seq, sentence: str, *, beam_size: int = 5, n
     tokens, _ = encode_sentences(model, [sentence])
     device = next(model.parameters()).device
     src, src_len = source_batch(model.src_vocab, tokens, device)
-    limit = max_len if max_len is not None else 2 * model.config.max_len + 10
-    hyps = batched_beam_search(model, src, src_len, beam_size, limit, n_best=n_best)[0]
+    hyps = batched_beam_search(model, src, src_len, beam_size, output_limit(model, max_len),
+                               n_best=n_best)[0]
     kind = model.config.tokenizers[1]
     nbest = [(detokenize(model.tgt_vocab.decode(h.value), kind), h.score) for h in hyps]
     best = hyps[0].value
