@@ -44,7 +44,7 @@ import s2s
 from s2s.data import PAD, load_translation
 from s2s.models import build_model
 from s2s.precision import autocast, check_precision, grad_scaler, resolve_precision
-from s2s.train import TrainConfig, evaluate_loss, fit, make_optimizer, sequence_loss
+from s2s.train import TrainConfig, evaluate_loss, fit, make_optimizer, sequence_loss, train_step
 from s2s.zoo import profile_config
 
 
@@ -77,9 +77,10 @@ def _tokens_per_second(step, count: int, warmup: int, device: torch.device) -> f
 
 def time_training(model, batch_list, device, precision: str, decoder_only: bool = False,
                   warmup: int = 3) -> float:
-    """Target tokens per second over `batch_list[warmup:]`, for the whole model or the
-    decoder alone (encoder outputs computed before the clock starts), with the forward pass
-    in `precision` (resolved) and the loss in fp32, as `fit` does."""
+    """Target tokens per second over `batch_list[warmup:]`, for the whole model (through
+    `s2s.train.train_step`, the step `fit` takes) or the decoder alone (encoder outputs
+    computed before the clock starts; the same step written out for the decoder), with the
+    forward pass in `precision` (resolved) and the loss in fp32."""
     params = model.decoder.parameters() if decoder_only else model.parameters()
     optimizer = make_optimizer(params, 1e-3, device)  # fused Adam, as in `fit`
     scaler = grad_scaler(precision, device)
@@ -89,16 +90,18 @@ def time_training(model, batch_list, device, precision: str, decoder_only: bool 
         with torch.no_grad():
             encoded = [model.encoder(src.to(device), src_len) for src, src_len, _, _ in batch_list]
 
+    cfg = TrainConfig(lr=1e-3, clip=1.0, precision=precision)
+
     def step(i: int) -> int:
         src, src_len, tgt_in, tgt_out = batch_list[i]
+        if not decoder_only:  # the whole model: fit's own step
+            train_step(model, batch_list[i], optimizer, cfg, device=device, precision=precision,
+                       scaler=scaler)
+            return int((tgt_out != PAD).sum())
         tgt_in, tgt_out = tgt_in.to(device), tgt_out.to(device)
         with autocast(precision, device):
-            if decoder_only:
-                memory, hidden = (t.clone().requires_grad_() for t in encoded[i])
-                logits, _ = model.decoder(tgt_in,
-                                          model.decoder.init_state((memory, hidden), src_len))
-            else:
-                logits = model(src.to(device), src_len, tgt_in)
+            memory, hidden = (t.clone().requires_grad_() for t in encoded[i])
+            logits, _ = model.decoder(tgt_in, model.decoder.init_state((memory, hidden), src_len))
         loss = sequence_loss(logits.float(), tgt_out)
         optimizer.zero_grad()
         scaler.scale(loss).backward()

@@ -9,10 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+import s2s.distributed
 import s2s.train
 from s2s.cli import main
 
-_real_write = s2s.train._write
+_real_write = s2s.train.write_checkpoint
 
 
 def _spy(path, *args, **kwargs):
@@ -22,7 +23,7 @@ def _spy(path, *args, **kwargs):
     return _real_write(path, *args, **kwargs)
 
 
-_real_shard = s2s.train.shard
+_real_shard = s2s.distributed.shard
 
 
 def _shard_spy(batch, w):
@@ -33,8 +34,8 @@ def _shard_spy(batch, w):
     return rows, real
 
 
-s2s.train._write = _spy
-s2s.train.shard = _shard_spy
+s2s.train.write_checkpoint = _spy
+s2s.distributed.shard = _shard_spy
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -115,7 +115,7 @@ def _fake_data(src_size: int, tgt_size: int, tokenizers=("word", "word")) -> Tra
 def _cached_name(function, *args, **kwargs) -> str:
     """The cache file `function(*args, **kwargs)` (cached_model or attention_model) would
     train into, with training replaced by writing an empty checkpoint."""
-    from s2s.train import History
+    from s2s.checkpoints import History
 
     module = importlib.import_module(zoo.cached_model.__module__)
     real_fit = module.fit

@@ -16,7 +16,8 @@ from filelock import FileLock
 
 import cache_race
 from s2s import train, zoo
-from s2s.train import TrainConfig, load_checkpoint, save_checkpoint
+from s2s.checkpoints import load_checkpoint, save_checkpoint
+from s2s.train import TrainConfig
 from tiny import tiny_data, tiny_model
 
 ROUNDS = 10

@@ -13,7 +13,7 @@ import pytest
 
 import s2s
 from s2s.cli import ConfigError, read_config
-from s2s.train import load_checkpoint, load_history
+from s2s.checkpoints import load_checkpoint, load_history
 
 ROOT = Path(__file__).resolve().parents[1]
 

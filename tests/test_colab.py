@@ -26,10 +26,9 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).parent / "tools"))
-import colab  # noqa: E402
+import colab
+from course import ROOT, release
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.colab
 CHAPTER = "01_encoder_decoder"
 
@@ -49,7 +48,7 @@ def runtime(tmp_path_factory):
     python = venv / "bin" / "python"
     run(python, "-m", "pip", "install", "-q", f"torch=={torch.__version__}", "ipykernel")
     # the repository at its release tag: a copy of this working tree (what git would commit)
-    repository, tag = colab.release(ROOT)
+    repository, tag = release(ROOT)
     copy = base / "repo"
     listed = run("git", "ls-files", "-co", "--exclude-standard", "-z", cwd=ROOT).split("\0")
     for name in filter(None, listed):
@@ -97,7 +96,7 @@ def test_chapter_1_runs_through_its_install_cell(runtime, monkeypatch):
                    resources={"metadata": {"path": str(workdir)}}).execute()
     install = next(c for c in nb.cells if c.cell_type == "code" and colab.INSTALL_MARK in c.source)
     printed = "".join(o.get("text", "") for o in install.outputs)
-    _, tag = colab.release(ROOT)
+    _, tag = release(ROOT)
     assert f"installed s2s-course 0.1.0 ({tag}), torch {before} kept" in printed, printed
     assert torch_version(python) == before
     where = "".join(o.get("text", "") for o in nb.cells[-1].outputs)

@@ -1,4 +1,5 @@
-"""The repository's own consistency: course.toml vs chapters/, jupytext pairs, ruff, environment.
+"""The repository's own consistency: course.toml vs chapters/ and README.md, jupytext pairs,
+ruff, environment, and the chapter runner's time budgets (tools/).
 
 Each check is also run on a broken copy, to show that the test command would fail."""
 
@@ -17,10 +18,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import colab
+import run_chapters
 from course import (
     LONG_CELL_TAG,
     MAX_CODE_LINES,
     MIN_PROSE_SHARE,
+    README_BEGIN,
+    README_END,
     ROOT,
     book_problems,
     chapters,
@@ -29,6 +33,9 @@ from course import (
     pair_problems,
     progress_snapshots,
     prose_share,
+    readme_problems,
+    release,
+    write_readme,
 )
 
 PY = sys.executable
@@ -47,7 +54,7 @@ def repo_copy(tmp_path: Path) -> Path:
 
 
 def run_check_script(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, str(ROOT / "tests/tools/check_pairs.py"), str(root)],
+    return subprocess.run([PY, str(ROOT / "tools/check_pairs.py"), str(root)],
                           capture_output=True, text=True)
 
 
@@ -108,7 +115,7 @@ def test_missing_twin_fails(repo_copy):
 
 
 def test_ruff_passes_on_the_repo_and_fails_on_an_error(repo_copy):
-    targets = ["utils", "tests", "benchmarks", "chapters", "homework"]
+    targets = ["utils", "tests", "tools", "benchmarks", "chapters"]
     clean = subprocess.run([PY, "-m", "ruff", "check", *targets], cwd=ROOT,
                            capture_output=True, text=True)
     assert clean.returncode == 0, clean.stdout
@@ -164,23 +171,51 @@ def test_constraints_pin_every_declared_dependency_within_its_range():
 
 def test_badges_and_install_cells_come_from_pyproject():
     """Every chapter's Colab badge and install cell, and the README's links, are what
-    tests/tools/colab.py generates from pyproject.toml (the one place of the address)."""
+    tools/colab.py generates from pyproject.toml (the one place of the address)."""
     assert colab.problems(ROOT) == []
-    readme = (ROOT / "README.md").read_text()
     for chapter in chapters():
+        source = (ROOT / "chapters" / f"{chapter.file}.py").read_text()
+        assert "%pip" not in source, "call pip through subprocess (STYLE.md §3)"
+
+
+def test_readme_chapter_table_is_generated_from_course_toml():
+    """README.md's chapter table is what `python tools/course.py readme --write` generates, and
+    the README stays a newcomer's page: short, with the test command CI runs (.ci/run)."""
+    assert readme_problems(ROOT) == []
+    readme = (ROOT / "README.md").read_text()
+    for n, chapter in enumerate(chapters(), 1):
         row = next((line for line in readme.splitlines()
                     if f"(chapters/{chapter.file}.ipynb)" in line), None)
         assert row is not None, f"README's chapter table has no row for {chapter.file}"
-        assert chapter.title in row
-        source = (ROOT / "chapters" / f"{chapter.file}.py").read_text()
-        assert "%pip" not in source, "call pip through subprocess (STYLE.md §3)"
+        assert row.startswith(f"| {n} | [{chapter.title}]")
+    begin, end = readme.index(README_BEGIN), readme.index(README_END)
+    hand_written = readme[:begin].count("\n") + readme[end:].count("\n")
+    assert hand_written <= 115, (f"README.md has {hand_written} lines besides its chapter block: "
+                                 "it is a newcomer's page; move details to the guides it links")
+    assert "make test" in readme and "make lab" in readme
+
+
+def test_a_readme_that_drifts_from_course_toml_is_caught(repo_copy):
+    shutil.copy(ROOT / "README.md", repo_copy / "README.md")
+    assert readme_problems(repo_copy) == []
+    toml = repo_copy / "course.toml"
+    toml.write_text(toml.read_text().replace('title = "Beam search"', 'title = "Beams"', 1))
+    found = readme_problems(repo_copy)
+    assert len(found) == 1 and "'| 5 | [Beam search]" in found[0], found
+    assert "tools/course.py readme --write" in found[0]
+    assert write_readme(repo_copy) is True
+    assert readme_problems(repo_copy) == []
+    assert "| 5 | [Beams](chapters/05_beam_search.ipynb)" in (repo_copy / "README.md").read_text()
+    readme = repo_copy / "README.md"
+    readme.write_text(readme.read_text().replace(README_BEGIN, "<!-- chapters -->"))
+    assert "no chapter block" in readme_problems(repo_copy)[0]
 
 
 def test_a_chapter_that_disagrees_with_pyproject_is_reported(repo_copy):
     for name in ("README.md", "jupytext.toml"):
         shutil.copy(ROOT / name, repo_copy / name)
     py = repo_copy / "chapters" / "02_data.py"
-    repository, tag = colab.release(ROOT)
+    repository, tag = release(ROOT)
     py.write_text(py.read_text().replace(f"@{tag}", "", 1))  # an unpinned install
     readme = repo_copy / "README.md"
     readme.write_text(readme.read_text().replace(f"/blob/{tag}/chapters/05_beam", "/blob/main/"
@@ -188,7 +223,7 @@ def test_a_chapter_that_disagrees_with_pyproject_is_reported(repo_copy):
     found = colab.problems(repo_copy)
     assert len(found) == 2
     assert "02_data.py: its install cell differs" in found[0]
-    assert "row for 05_beam_search" in found[1]
+    assert found[1].startswith("README.md line") and "05_beam_search" in found[1]
     assert colab.write(repo_copy) == ["chapters/02_data.py", "README.md"]
     assert colab.problems(repo_copy) == []
 
@@ -250,3 +285,53 @@ def test_shape_checks_fail_on_bad_notebooks():
     figure.outputs = [_image_output()]
     assert figures(_notebook(progress)) == [] and progress_snapshots(_notebook(progress)) == [0]
     assert figures(_notebook(progress, figure)) == [1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter runner (tools/run_chapters.py): strict, quiet kernels and enforced ci budgets
+
+
+def test_over_budget_names_the_chapter_its_time_and_its_budget():
+    budgets = {"01_encoder_decoder": 60.0, "03_rnn_seq2seq": 120.0}
+    assert run_chapters.BUDGET_MARGIN == 1.5
+    assert run_chapters.over_budget({"01_encoder_decoder": 89.9, "03_rnn_seq2seq": 180.0},
+                                    budgets) == []  # over the budget, within the margin
+    assert run_chapters.over_budget({"99_unbudgeted": 1e6}, budgets) == []
+    found = run_chapters.over_budget({"01_encoder_decoder": 90.5, "03_rnn_seq2seq": 100.0},
+                                     budgets)
+    assert len(found) == 1
+    assert found[0].startswith("01_encoder_decoder took 90.5 s")
+    assert "budget of 60 s" in found[0] and "at most 90 s" in found[0]
+    assert run_chapters.over_budget({"03_rnn_seq2seq": 130.0}, budgets, margin=1.0) != []
+
+
+def _fake_pytest(seconds: dict[str, float], seen: dict):
+    """pytest.main as the runner calls it: records the environment the kernels would inherit
+    and the notebooks asked for, and reports `seconds` as the chapters' wall times."""
+    def main(args, plugins):
+        seen.update({k: run_chapters.os.environ.get(k) for k in ("S2S_STRICT", "S2S_QUIET")},
+                    notebooks=[a for a in args if a.endswith(".ipynb")])
+        plugins[0].seconds.update(seconds)
+        return 0
+    return main
+
+
+def test_runner_exports_strict_and_quiet_and_fails_a_chapter_over_budget(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)  # the runner moves to the repository root
+    for name, value in (("S2S_PROFILE", "ci"), ("S2S_STRICT", "0"), ("S2S_QUIET", "0")):
+        monkeypatch.setenv(name, value)
+    seen: dict = {}
+    budget = {c.file: c.ci_budget_s for c in chapters()}["02_data"]
+    monkeypatch.setattr(run_chapters.pytest, "main",
+                        _fake_pytest({"02_data": 1.6 * budget}, seen))
+    assert run_chapters.main(["--chapters", "02_data"]) == 1
+    assert seen == {"S2S_STRICT": "1", "S2S_QUIET": "1", "notebooks": ["chapters/02_data.ipynb"]}
+    out = capsys.readouterr().out
+    assert f"FAIL: 02_data took {1.6 * budget:.1f} s" in out and f"{budget:g} s" in out
+    monkeypatch.setattr(run_chapters.pytest, "main", _fake_pytest({"02_data": budget}, seen))
+    assert run_chapters.main(["--chapters", "02_data"]) == 0
+    monkeypatch.setenv("S2S_PROFILE", "cpu")  # budgets are for the ci profile only
+    monkeypatch.setattr(run_chapters.pytest, "main",
+                        _fake_pytest({"02_data": 10 * budget}, seen))
+    assert run_chapters.main(["--chapters", "02_data"]) == 0
+    assert run_chapters.main(["--chapters", "99_nope"]) == 2

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from s2s.checkpoints import load_checkpoint, load_history
 from s2s.distributed import World, shard, token_weight, world
-from s2s.train import load_checkpoint, load_history
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,6 +18,7 @@ import torch
 import s2s
 import s2s.data as data_module
 from loopback import LoopbackServer, Pace
+from s2s.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from s2s.data import (
     UNK,
     ParseReport,
@@ -35,7 +36,7 @@ from s2s.decoding import batched_beam_search, beam_search, greedy, translate
 from s2s.download import DataError, Release, fetch
 from s2s.metrics import corpus_bleu, teaching_bleu
 from s2s.profiles import get_profile
-from s2s.train import CheckpointError, TrainConfig, fit, load_checkpoint, save_checkpoint
+from s2s.train import TrainConfig, fit
 from test_download import GOOD, cache_files, release
 from tiny import tiny_data, tiny_model
 

@@ -1,25 +1,20 @@
 """The homework cells of every chapter, and the student release nbgrader makes of them.
 
-The release test runs nbgrader's own generate_assignment (through homework/assignments.py) on
+The release test runs nbgrader's own generate_assignment (through tools/assignments.py) on
 every chapter; the autograding test is tests/test_homework_autograde.py."""
 
 from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "homework"))
-sys.path.insert(0, str(ROOT / "tests" / "tools"))
-import assignments  # noqa: E402
-from assignments import HomeworkError, exercises  # noqa: E402
-from course import chapters  # noqa: E402
+import assignments
+from assignments import HomeworkError, exercises
+from course import ROOT, chapters
 
 CHAPTERS = [c.file for c in chapters(ROOT)]
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)

@@ -20,17 +20,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "homework"))
-import assignments  # noqa: E402
-from assignments import exercises  # noqa: E402
+import assignments
+from assignments import exercises
+from course import ROOT
 
 pytestmark = pytest.mark.homework
 GRADED = ["01_encoder_decoder", "02_data", "05_beam_search"]

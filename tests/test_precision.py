@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from s2s import precision as P
+from s2s.checkpoints import load_checkpoint, load_history, read_checkpoint
 from s2s.decoding import greedy
-from s2s.train import TrainConfig, _read, fit, load_checkpoint, load_history
+from s2s.train import TrainConfig, fit
 from tiny import tiny_data, tiny_model
 
 
@@ -112,7 +113,7 @@ def test_fp16_training_scales_the_loss_with_a_grad_scaler(tmp_path, monkeypatch)
     assert history.precision == "fp16"
     assert calls == {"scale": 6, "step": 6}  # every step went through an enabled scaler
     assert order[:4] == ["scale", "unscale", "clip", "step"]  # clipping sees true gradients
-    saved = _read(tmp_path / "fp16.pt")
+    saved = read_checkpoint(tmp_path / "fp16.pt")
     assert saved["resume"]["scaler"] is not None  # the scaler's state, for an exact resume
     assert all(t.dtype == torch.float32 for t in saved["model_state"].values())
 
@@ -171,7 +172,7 @@ def test_a_bf16_checkpoint_loads_and_decodes_in_fp32(tmp_path):
     fit(model, data, TrainConfig(max_steps=150, lr=1e-2, batch_size=32, eval_every=50,
                                  precision="bf16"),
         checkpoint=tmp_path / "bf16.pt", progress=False)
-    saved = _read(tmp_path / "bf16.pt")["model_state"]
+    saved = read_checkpoint(tmp_path / "bf16.pt")["model_state"]
     assert all(t.dtype == torch.float32 for t in saved.values())
     assert load_history(tmp_path / "bf16.pt").precision == "bf16"
     loaded = load_checkpoint(tmp_path / "bf16.pt")

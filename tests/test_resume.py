@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from s2s.checkpoints import read_checkpoint
 from s2s.models import ModelConfig, build_model
-from s2s.train import TrainConfig, _read, fit
+from s2s.train import TrainConfig, fit
 from tiny import tiny_data
 
 STEPS = 24  # the tiny data has 256 pairs: 8 batches of 32 per epoch, so 3 epochs
@@ -32,7 +33,7 @@ def uninterrupted(data, cfg: TrainConfig, tmp_path):
     torch.manual_seed(7)  # the global generator dropout draws from
     model = model_with_dropout(data)
     history = fit(model, data, cfg, checkpoint=tmp_path / "whole.pt", progress=False)
-    return history, _read(tmp_path / "whole.pt")
+    return history, read_checkpoint(tmp_path / "whole.pt")
 
 
 class Interrupt(Exception):
@@ -62,7 +63,7 @@ def interrupted_at(step: int, data, cfg: TrainConfig, tmp_path, monkeypatch):
     torch.manual_seed(12345)  # whatever the global generator holds now must not matter
     again = model_with_dropout(data, seed=99)  # other weights: resume must replace them
     history = fit(again, data, cfg, checkpoint=ckpt, resume=True, progress=False)
-    return history, _read(ckpt)
+    return history, read_checkpoint(ckpt)
 
 
 @pytest.mark.parametrize("bucket", [True, False])
@@ -165,7 +166,7 @@ def test_fit_refuses_a_device_the_machine_lacks(device, error, phrase):
 
 
 def test_load_checkpoint_refuses_a_device_the_machine_lacks(tmp_path):
-    from s2s.train import load_checkpoint, save_checkpoint
+    from s2s.checkpoints import load_checkpoint, save_checkpoint
 
     data = tiny_data()
     save_checkpoint(tmp_path / "m.pt", model_with_dropout(data))

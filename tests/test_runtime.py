@@ -6,7 +6,7 @@ from torch import nn
 
 import s2s
 from s2s.models import Decoder, Encoder, EncoderDecoder
-from s2s.runtime import in_ci
+from s2s.settings import in_ci
 
 
 def test_profile_from_environment(monkeypatch):
@@ -44,9 +44,8 @@ def test_check_prints_and_raises_only_when_strict(monkeypatch, capsys):
     with pytest.raises(s2s.CheckFailed, match="not fine"):
         s2s.check(False, "not fine")
     monkeypatch.delenv("CI")
-    monkeypatch.setenv("S2S_PROFILE", "ci")
-    with pytest.raises(s2s.CheckFailed):
-        s2s.check(False, "not fine")
+    monkeypatch.setenv("S2S_PROFILE", "ci")  # a size, not a switch: a learner's ci run
+    assert s2s.check(False, "not fine at ci") is False
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def test_in_ci_reads_the_ci_variable(outside_ci, value, ci):
     outside_ci.setenv("CI", value)
     assert in_ci() is ci
     outside_ci.setenv("S2S_PROFILE", "ci")
-    assert in_ci()  # the ci profile is CI whatever $CI says
+    assert in_ci() is ci  # the ci profile is only a size: $CI alone says CI
 
 
 @pytest.mark.parametrize("value", ["0", "false", "1", "true"])
@@ -79,7 +78,7 @@ def test_progress_and_self_checks_agree_on_what_ci_is(outside_ci, capsys, value)
     outside_ci.setenv("CI", value)
     data = tiny_data(n_train=32)
     fit(tiny_model(data), data, TrainConfig(max_steps=1, batch_size=16))  # progress: default
-    shown = "epoch 1" in capsys.readouterr().err
+    shown = "trained 1 step" in capsys.readouterr().err
     try:
         s2s.check(False, "a failing check")
         raised = False
@@ -96,7 +95,7 @@ def test_quiet_and_strict_switches_outside_ci(outside_ci, capsys):
     outside_ci.setenv("S2S_QUIET", "1")
     data = tiny_data(n_train=32)
     fit(tiny_model(data), data, TrainConfig(max_steps=1, batch_size=16))
-    assert "epoch 1" not in capsys.readouterr().err
+    assert "trained 1 step" not in capsys.readouterr().err
     assert s2s.check(False, "not strict") is False
     outside_ci.setenv("S2S_STRICT", "1")
     with pytest.raises(s2s.CheckFailed):

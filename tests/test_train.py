@@ -7,18 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from s2s.checkpoints import load_checkpoint, load_history, save_checkpoint
 from s2s.data import PAD
 from s2s.models import ModelConfig
-from s2s.train import (
-    TrainConfig,
-    feed_back_logits,
-    fit,
-    learning_rate,
-    load_checkpoint,
-    load_history,
-    save_checkpoint,
-    sequence_loss,
-)
+from s2s.train import TrainConfig, feed_back_logits, fit, learning_rate, sequence_loss
 from tiny import tiny_data, tiny_model
 
 
@@ -94,13 +86,13 @@ def test_learning_rate_falls_linearly_to_zero_over_the_last_part_of_the_budget()
 
 
 def test_fit_applies_the_decay_and_refuses_a_bad_one(tmp_path):
-    from s2s.train import _read
+    from s2s.checkpoints import read_checkpoint
 
     data = tiny_data()
     ckpt = tmp_path / "m.pt"
     fit(tiny_model(data), data, TrainConfig(max_steps=10, lr=1e-2, lr_decay=1.0, batch_size=32),
         checkpoint=ckpt, progress=False)
-    last_lr = _read(ckpt)["optimizer"]["param_groups"][0]["lr"]
+    last_lr = read_checkpoint(ckpt)["optimizer"]["param_groups"][0]["lr"]
     assert last_lr == pytest.approx(1e-3)  # the 10th step ran at 1/10 of lr
     with pytest.raises(ValueError, match="lr_decay"):
         fit(tiny_model(data), data, TrainConfig(max_steps=10, lr_decay=1.5), progress=False)
@@ -169,7 +161,7 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
     nb.cells = [nbformat.v4.new_code_cell(
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from tiny import tiny_data, tiny_model\n"
-        "from s2s.train import TrainConfig, fit, LivePlot, History\n"
+        "from s2s.train import TrainConfig, fit\nfrom s2s.progress import LivePlot\n"
         "data = tiny_data(n_train=64)\n"
         "h = fit(tiny_model(data), data, TrainConfig(max_steps=4, batch_size=16, "
         "eval_every=2), progress=True)\n"
@@ -187,13 +179,40 @@ def test_live_plot_leaves_no_progress_figure_in_the_notebook():
 
 
 def test_a_saved_model_has_no_optimizer_and_training_resumes_from_it(tmp_path):
-    from s2s.train import _read
+    from s2s.checkpoints import read_checkpoint
 
     data = tiny_data()
     model = tiny_model(data)
     save_checkpoint(tmp_path / "m.pt", model)
-    assert _read(tmp_path / "m.pt")["optimizer"] is None
+    assert read_checkpoint(tmp_path / "m.pt")["optimizer"] is None
     history = fit(tiny_model(data, seed=5), data, TrainConfig(max_steps=2, batch_size=32),
                   checkpoint=tmp_path / "m.pt", resume=True, progress=False)
     assert history.steps == 2
-    assert _read(tmp_path / "m.pt")["optimizer"]["state"]  # fit saves its optimizer
+    assert read_checkpoint(tmp_path / "m.pt")["optimizer"]["state"]  # fit saves its optimizer
+
+
+def test_progress_without_a_terminal_is_a_few_log_lines(tmp_path):
+    """Training with its standard error going to a file (as `python -m s2s train > log`
+    does) writes plain lines, one per 100 steps and per validation, not a progress bar's
+    carriage-return updates: 120 steps make a few hundred bytes."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'tests')\n"
+            "from tiny import tiny_data, tiny_model\n"
+            "from s2s.train import TrainConfig, fit\n"
+            "data = tiny_data(n_train=64)\n"
+            "fit(tiny_model(data), data, TrainConfig(max_steps=120, max_epochs=1000, "
+            "batch_size=64, eval_every=50, patience=None), progress=True)\n")
+    log = tmp_path / "train.log"
+    root = Path(__file__).resolve().parents[1]
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+                       cwd=root, check=True, timeout=300,
+                       env={"PYTHONPATH": str(root / "utils"), "PATH": "/usr/bin:/bin"})
+    text = log.read_text()
+    lines = text.splitlines()
+    assert "\r" not in text and len(text) < 1500, text
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "step 50", "step 100 (epoch 100)", "step 100", "step 120"]
+    assert lines[-1].startswith("trained 120 steps in") and "(max_steps=120)" in lines[-1]

@@ -1,10 +1,12 @@
 """Checkpoints: a training run on disk, and the `History` it records.
 
 A checkpoint holds the best weights, the model's config and vocabularies, the last weights
-and the optimizer state, the `History`, and what an exact resume needs (see `s2s.train.fit`).
-`save_checkpoint` writes a model without an optimizer; `load_checkpoint` rebuilds the best
-model (read with `weights_only=True`), refusing one whose config or vocabularies differ from
-what the caller expects, and `CheckpointError` names a file that cannot be used.
+and the optimizer state, the `History`, and the `ResumeState` an exact resume needs (see
+`s2s.train.fit`). `write_checkpoint` writes one atomically; `save_checkpoint` writes a model
+without an optimizer; `read_checkpoint` reads one (with `weights_only=True`) as a dictionary;
+`load_checkpoint` rebuilds the best model, refusing one whose config or vocabularies differ
+from what the caller expects (`check_matches`); `CheckpointError` names a file that cannot be
+used.
 """
 
 from __future__ import annotations
@@ -44,15 +46,38 @@ class History:
         return self.target_tokens / max(self.seconds, 1e-9)
 
 
+@dataclass
+class ResumeState:
+    """What an exact resume needs besides the weights, the optimizer and the history: where
+    in the epoch the run was, the patience counter, and the random generators' states."""
+
+    position: int = 0  # batches of the current epoch trained
+    bad_evals: int = 0  # validations without improvement, for early stopping
+    loader_rng: torch.Tensor | None = None  # the generator that shuffles plain batches
+    torch_rng: torch.Tensor | None = None  # torch's global generator (dropout)
+    feed_back_rng: torch.Tensor | None = None  # the feed-back draws' generator
+    scaler: dict | None = None  # fp16's GradScaler state; None in other precisions
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> ResumeState:
+        return cls(**{k: saved.get(k) for k in ("loader_rng", "torch_rng", "feed_back_rng",
+                                                "scaler")},
+                   position=saved["position"], bad_evals=saved["bad_evals"])
+
+
 def _cpu(state: dict) -> dict:
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-def _write(path: str | Path, model: Seq2Seq, best_state: dict,
-           optimizer: torch.optim.Optimizer | None, history: History,
-           last_state: dict | None = None, resume: dict | None = None) -> None:
-    """Save a checkpoint; without an optimizer (a model saved outside training) a resumed
-    run starts a fresh one. `resume`: what exact resume needs (see `fit`)."""
+def write_checkpoint(path: str | Path, model: Seq2Seq, best_state: dict,
+                     optimizer: torch.optim.Optimizer | None, history: History,
+                     last_state: dict | None = None, resume: ResumeState | None = None) -> None:
+    """Save a checkpoint: the best weights `best_state`, the last ones (default: the
+    model's), the optimizer, the history and the resume state. Without an optimizer (a model
+    saved outside training) a resumed run starts a fresh one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -66,7 +91,7 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict,
         "history": asdict(history),
     }
     if resume is not None:
-        payload["resume"] = resume
+        payload["resume"] = resume.to_dict()
     # A temporary name of this process's own, in the same folder: two processes (or threads)
     # writing the same checkpoint never write into, rename or delete each other's file.
     tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
@@ -81,7 +106,7 @@ def _write(path: str | Path, model: Seq2Seq, best_state: dict,
 def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
     """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
     optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""
-    _write(path, model, model.state_dict(), None, history or History())
+    write_checkpoint(path, model, model.state_dict(), None, history or History())
 
 
 class CheckpointError(ValueError):
@@ -89,7 +114,9 @@ class CheckpointError(ValueError):
     The message names the file; the error torch raised is chained (`__cause__`)."""
 
 
-def _read(path: str | Path) -> dict:
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint at `path` as written (tensors on the CPU); `CheckpointError` when it is
+    unreadable or not an s2s checkpoint."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, PermissionError):
@@ -105,8 +132,10 @@ def _read(path: str | Path) -> dict:
     return saved
 
 
-def _refuse_mismatch(saved: dict, config: ModelConfig | None, src_vocab: Vocab | None,
-                     tgt_vocab: Vocab | None, path: str | Path) -> None:
+def check_matches(saved: dict, config: ModelConfig | None, src_vocab: Vocab | None,
+                  tgt_vocab: Vocab | None, path: str | Path) -> None:
+    """Refuse a read checkpoint whose model config or vocabularies differ from the expected
+    ones (None: no expectation), saying what differs."""
     if config is not None:
         stored = saved["model_config"]
         wanted = config.to_dict()
@@ -131,8 +160,8 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
     Given an expected config or vocabularies, a checkpoint that does not match is refused
     with an error that says what differs."""
     device = check_device(device, "load_checkpoint(device=...)")
-    saved = _read(path)
-    _refuse_mismatch(saved, config, src_vocab, tgt_vocab, path)
+    saved = read_checkpoint(path)
+    check_matches(saved, config, src_vocab, tgt_vocab, path)
     try:
         model = build_model(ModelConfig.from_dict(saved["model_config"]),
                             Vocab.from_json(saved["src_vocab"]),
@@ -145,4 +174,5 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
 
 def load_history(path: str | Path) -> History:
-    return History(**_read(path)["history"])
+    """The `History` stored in the checkpoint at `path`."""
+    return History(**read_checkpoint(path)["history"])

@@ -132,7 +132,7 @@ def train(config_path: str | Path, resume: bool = False, device: str | None = No
     """Train the model a config describes; returns the checkpoint's path.
 
     Started by `torchrun --nproc_per_node N -m s2s train CONFIG`, each of the N processes
-    joins the process group (`s2s.distributed.setup`: NCCL on GPUs, gloo on CPUs) and trains
+    joins the process group (`s2s.distributed.join`: NCCL on GPUs, gloo on CPUs) and trains
     on its shard of every batch of [train] batch_size pairs; rank 0 writes the checkpoint."""
     import s2s
     from s2s import distributed
@@ -143,7 +143,7 @@ def train(config_path: str | Path, resume: bool = False, device: str | None = No
     cfg = _build("train", config_path, lambda: TrainConfig(**config["train"]))
     several = distributed.launched_by_torchrun()
     if several:
-        device = distributed.setup(device)
+        device = distributed.join(device)
     try:
         checkpoint = _train(config, config_path, cfg, resume, device or s2s.get_device())
     except BaseException:
@@ -209,7 +209,7 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
     """sacrebleu BLEU and chrF of the checkpoint's model: on `split` of the config's data, or
     on a source file against one or more reference files. Returns (Bleu, ChrF)."""
     from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
-    from s2s.train import load_checkpoint
+    from s2s.checkpoints import load_checkpoint
 
     model = load_checkpoint(checkpoint)
     if config is not None:
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             train(args.config, resume=args.resume, device=args.device)
         elif args.command == "translate":
-            from s2s.train import load_checkpoint
+            from s2s.checkpoints import load_checkpoint
 
             model = load_checkpoint(_existing(args.checkpoint))
             for line in translate_lines(model, sys.stdin.read().splitlines(),

@@ -279,6 +279,16 @@ class TranslationData:
         return make_loader(self.dataset(split), batch_size, bucket=bucket, shuffle=shuffle,
                            seed=seed)
 
+    def check_vocabularies(self, model: object, who: str) -> None:
+        """Refuse a model whose vocabularies are not this data's: other ids would silently
+        mean other words. `who` (fit, judge) is named in the error."""
+        for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
+            if getattr(model, side) != getattr(self, side):
+                raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
+                                 "data's (another corpus, max_len, max_pairs or min_freq): "
+                                 "build the model from this data's vocabularies, or load the "
+                                 "data it was built for")
+
     def references(self, split: str = "test") -> list[tuple[Tokens, list[Tokens]]]:
         """Distinct sources of `split` with all their references (for multi-reference BLEU)."""
         return group_references(getattr(self.splits, split))

@@ -6,7 +6,8 @@
     torchrun --nnodes 2 --node_rank 0 --master_addr HOST --master_port 29500 \\
              --nproc_per_node 4 -m s2s train CONFIG                      # on each machine
 
-How `s2s.train.fit` uses it, when a process group is set up (`setup`):
+How `s2s.train.fit` uses it, through one `Group` object, when a process group is set up
+(`join`):
 
 * every rank builds the same length-bucketed global batches of `TrainConfig.batch_size` pairs
   in the same seeded order, and trains on its shard of each: rows rank, rank + W, ... (`shard`);
@@ -28,7 +29,9 @@ from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
+
+from s2s import settings
 
 
 class World(NamedTuple):
@@ -55,7 +58,7 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def setup(device: str | None = None) -> torch.device:
+def join(device: str | None = None) -> torch.device:
     """Join the process group `torchrun` describes in the environment (RANK, WORLD_SIZE,
     MASTER_ADDR, MASTER_PORT, LOCAL_RANK) and return this process's device: cuda:LOCAL_RANK
     with NCCL when CUDA is there (and `device` is not "cpu"), the CPU with gloo otherwise."""
@@ -63,7 +66,7 @@ def setup(device: str | None = None) -> torch.device:
         if name not in os.environ:
             raise RuntimeError(f"distributed training needs ${name}, which torchrun sets: start "
                                "with `torchrun --nproc_per_node N -m s2s train CONFIG`")
-    device = device or os.environ.get("S2S_DEVICE") or None
+    device = device or settings.device_name()
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device={device!r}: under torchrun give cpu or cuda (each process "
                          "takes the GPU of its LOCAL_RANK)")
@@ -120,19 +123,6 @@ def counted_targets(tgt_out: Tensor, mask_loss: bool, real: bool) -> int:
     return int((tgt_out != 0).sum()) if mask_loss else tgt_out.numel()
 
 
-def check_device(device: torch.device, w: World) -> torch.device:
-    """The device `fit` trains on in a process group: NCCL needs a CUDA device (the rank's own
-    when no index is given), gloo a CPU or a GPU."""
-    backend = dist.get_backend()
-    if backend == "nccl" and device.type != "cuda":
-        raise ValueError(f"fit(device={str(device)!r}) on {w.size} processes with NCCL: NCCL "
-                         "runs between GPUs; pass device='cuda' (each rank takes its GPU), or "
-                         "start torchrun with --device cpu for gloo")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
 def token_weight(tokens: int, global_tokens: int, w: World) -> float:
     """The factor that turns a rank's mean loss over its `tokens` into its part of the mean
     over the global batch's `global_tokens`, once DDP divides the summed gradients by
@@ -145,3 +135,87 @@ def broadcast_seconds(seconds: float, device: torch.device) -> float:
     t = torch.tensor([seconds], dtype=torch.float64, device=device)
     dist.broadcast(t, src=0)
     return float(t.item())
+
+
+class Group:
+    """The processes that train one model together, as `fit` sees them: one process (no
+    process group: every method is the identity) or torchrun's W processes. It owns what
+    differs between the two — the shard of each batch, the weight of each rank's loss, the
+    one clock, the sums of validation — so that the training loop has no branches."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.world = world()
+        self.device = self._check(device) if self.world.size > 1 else device
+
+    @property
+    def size(self) -> int:
+        return self.world.size
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes checkpoints and shows progress (rank 0)."""
+        return self.world.main
+
+    def _check(self, device: torch.device) -> torch.device:
+        """NCCL needs a CUDA device (the rank's own when no index is given); gloo takes a
+        CPU or a GPU."""
+        if dist.get_backend() == "nccl" and device.type != "cuda":
+            raise ValueError(f"fit(device={str(device)!r}) on {self.size} processes with NCCL: "
+                             "NCCL runs between GPUs; pass device='cuda' (each rank takes its "
+                             "GPU), or start torchrun with --device cpu for gloo")
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        return device
+
+    def refuse_feed_back(self, feed_back: float) -> None:
+        """Feeding back predictions runs the decoder step by step outside DDP."""
+        if self.size > 1 and feed_back > 0:
+            raise ValueError(f"TrainConfig.feed_back={feed_back}: feeding back the model's own "
+                             f"predictions runs the decoder step by step outside "
+                             f"DistributedDataParallel, so it cannot train on {self.size} "
+                             "processes; set feed_back=0 or train in one process")
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module the forward pass runs through: DDP around `model` on several processes
+        (it averages the gradients and starts every rank from rank 0's weights); `model`
+        itself, whose weights the checkpoints hold, on one."""
+        if self.size == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def shard(self, batch: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], bool]:
+        """This rank's rows of a global batch (`shard`), and whether they are real rows."""
+        return (batch, True) if self.size == 1 else shard(batch, self.world)
+
+    def global_loss(self, loss: Tensor, tgt_out: Tensor, mask_loss: bool,
+                    real: bool) -> tuple[Tensor, float]:
+        """(the loss to back-propagate, the global batch's mean loss as a number): this
+        rank's mean loss over tgt_out (B', T) weighted by its share of the global batch's
+        targets, so that DDP's average of the gradients is the global mean's gradient."""
+        value = loss.item()
+        if self.size == 1:
+            return loss, value
+        counted = counted_targets(tgt_out, mask_loss, real)
+        total, global_counted = all_sum([value * counted, counted], self.device)
+        weight = token_weight(counted, int(global_counted), self.world)
+        return loss * weight, total / max(global_counted, 1)
+
+    def clock(self, seconds: float) -> float:
+        """Rank 0's `seconds` on every rank: all of them schedule and stop alike."""
+        return seconds if self.size == 1 else broadcast_seconds(seconds, self.device)
+
+    def mine(self, index: int) -> bool:
+        """Whether the `index`-th validation batch is this rank's to measure."""
+        return index % self.size == self.world.rank
+
+    def sum(self, values: list[float]) -> list[float]:
+        """`values` summed over the ranks (unchanged on one process)."""
+        return values if self.size == 1 else all_sum(values, self.device)
+
+    def barrier(self) -> None:
+        """Wait for every rank (a no-op on one process)."""
+        if self.size > 1:
+            dist.barrier()

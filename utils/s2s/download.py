@@ -16,14 +16,12 @@ when no byte arrives for `$S2S_DOWNLOAD_STALL` seconds (default 30).
 from __future__ import annotations
 
 import math
-import os
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import pooch
-import requests
+from s2s import settings
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class DataError(RuntimeError):
 def mirror_dir() -> Path | None:
     """The folder `$S2S_DATA_DIR` names (None when unset or empty); one that does not exist or
     is not a folder is an error, never ignored."""
-    value = os.environ.get("S2S_DATA_DIR")
+    value = settings.value("S2S_DATA_DIR")
     if not value:
         return None
     path = Path(value).expanduser()
@@ -98,11 +96,16 @@ def mirror_dir() -> Path | None:
 
 
 def cache_dir() -> Path:
-    value = os.environ.get("S2S_CACHE_DIR")
+    """The download and model cache: `$S2S_CACHE_DIR`, else the OS cache folder `s2s`."""
+    import pooch
+
+    value = settings.value("S2S_CACHE_DIR")
     return Path(value).expanduser() if value else Path(pooch.os_cache("s2s"))
 
 
 def _matches(path: Path, release: Release) -> bool:
+    import pooch
+
     return pooch.hashes.hash_matches(str(path), release.known_hash)
 
 
@@ -180,7 +183,7 @@ def _seconds(name: str, value: float | None, variable: str, default: float) -> f
     """A positive, finite number of seconds: `value`, else `$variable`, else `default`."""
     where = name
     if value is None:
-        text = os.environ.get(variable)
+        text = settings.value(variable)
         if not text:
             return default
         where = f"{variable} (from the environment)"
@@ -228,6 +231,7 @@ class _BrokeOff(Exception):
 def _downloader(transfer: _Transfer):
     """A pooch downloader: streams with requests, checking the deadline after every read and
     failing when one read waits `stall_s` seconds for a byte (requests' read timeout)."""
+    import requests
     from urllib3.exceptions import HTTPError as Urllib3Error
     from urllib3.exceptions import ReadTimeoutError
 
@@ -265,6 +269,9 @@ def _downloader(transfer: _Transfer):
 
 def _download(release: Release, cache: Path, deadline_s: float = 900.0,
               stall_s: float = 30.0) -> Path:
+    import pooch  # the downloader's libraries load only when a download happens
+    import requests
+
     assert release.url is not None
     how = (
         f"Either connect to the internet, or put a verified copy of {release.filename} in a "

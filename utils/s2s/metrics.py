@@ -162,9 +162,8 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
     sacrebleu's "zh" tokenisation when the target is Chinese)."""
     from s2s.decoding import translate
     from s2s.text import detokenize
-    from s2s.train import _refuse_other_data
 
-    _refuse_other_data(model, data, "judge")
+    data.check_vocabularies(model, "judge")
     groups = data.references(split)[:max_sentences]
     src_kind, tgt_kind = data.tokenizers
     sources = [detokenize(src, src_kind) for src, _ in groups]

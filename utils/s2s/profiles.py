@@ -6,10 +6,11 @@ profile is `gpu` when CUDA is available and `cpu` otherwise."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 
 import torch
+
+from s2s import settings
 
 PROFILE_NAMES = ("ci", "cpu", "gpu")
 
@@ -119,7 +120,7 @@ def default_profile_name() -> str:
 def get_profile(name: str | None = None) -> Profile:
     """The profile named `name`, else `$S2S_PROFILE`, else the hardware default."""
     where = "name" if name else "S2S_PROFILE"
-    name = name or os.environ.get("S2S_PROFILE") or default_profile_name()
+    name = name or settings.value("S2S_PROFILE") or default_profile_name()
     if name not in PROFILES:
         raise ValueError(
             f"unknown profile {where}={name!r}: choose one of {', '.join(PROFILE_NAMES)} "

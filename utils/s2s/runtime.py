@@ -1,13 +1,13 @@
-"""Where a run happens: device choice, seeding, whether it is a CI run, and the chapters'
-visible self-checks."""
+"""Where a run happens: device choice, seeding, and the chapters' visible self-checks."""
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
+
+from s2s import settings
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -16,7 +16,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     `S2S_DEVICE` (e.g. `cpu`) overrides the automatic choice. A device that is not a device
     name, or that this machine does not have, is an error naming where it came from."""
     where = "prefer" if prefer else "S2S_DEVICE"
-    name = prefer or os.environ.get("S2S_DEVICE")
+    name = prefer or settings.value("S2S_DEVICE")
     if name:
         return _available(str(name), where)
     if torch.cuda.is_available():
@@ -68,34 +68,20 @@ def seed_everything(seed: int = 0) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-NOT_CI = ("", "0", "false", "no")  # values of $CI (any case, spaces ignored) that mean "not CI"
-
-
-def in_ci() -> bool:
-    """Whether this is a CI run: `CI` set to anything but "", "0", "false" or "no" (in any
-    case), or `S2S_PROFILE=ci`.
-
-    The one switch for the library's CI behaviour: in CI, training shows no progress bar or
-    live plot (`s2s.train.fit`; S2S_QUIET=1 also silences it elsewhere) and a failing
-    self-check raises (`check`; S2S_STRICT=1 also makes it raise elsewhere)."""
-    ci = os.environ.get("CI", "").strip().lower() not in NOT_CI
-    return ci or os.environ.get("S2S_PROFILE", "") == "ci"
-
-
 class CheckFailed(AssertionError):
-    """A chapter's self-check did not hold (raised in CI, see `in_ci`)."""
+    """A chapter's self-check did not hold (raised in CI or strict mode: `s2s.settings.strict`)."""
 
 
 def check(condition: bool, message: str) -> bool:
     """Print a visible ✓/✗ line for the reader; raise `CheckFailed` in CI when it fails.
 
-    In CI (`in_ci()`: `CI` set to a true value, or `S2S_PROFILE=ci`) or with `S2S_STRICT=1` a
-    failing check raises, so the notebook run fails. Elsewhere it prints ✗ and lets the learner
+    In CI (`CI` set to a true value) or with `S2S_STRICT=1` (`s2s.settings.strict`) a failing
+    check raises, so the notebook run fails. Elsewhere it prints ✗ and lets the learner
     carry on exploring."""
     if condition:
         print(f"✓ {message}")
         return True
-    if in_ci() or os.environ.get("S2S_STRICT") == "1":
+    if settings.strict():
         raise CheckFailed(f"✗ {message}")
     print(f"✗ {message}  (this self-check failed: see the text above it)")
     return False

@@ -9,53 +9,48 @@ weights, the optimizer and the checkpoints stay fp32, and validation is always f
 validation stops improving, and writes a checkpoint that `load_checkpoint` reads back and
 `fit(..., resume=True)` continues.
 
-The checkpoint files and the `History` a run records are in `s2s.checkpoints`, the live loss
-plot a notebook shows during training in `s2s.progress`; their names can be imported from here
-too. The models the chapters share (configs at a profile's sizes, the trained-once cache) are
-in `s2s.zoo`.
+The parts, each callable on its own: `train_step` (one batch: forward, loss, backward,
+clip, update; the benchmarks time it), `evaluate_loss` (validation), `TrainState` (what a
+checkpoint stores besides the model and optimizer) and `fit`, the loop over them. The
+checkpoint files and the `History` a run records are in `s2s.checkpoints`, the progress
+displays in `s2s.progress`, several processes in `s2s.distributed` (one `Group` object). The
+models the chapters share (configs at a profile's sizes, the trained-once cache) are in
+`s2s.zoo`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
+from s2s import settings
 from s2s.checkpoints import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
     History,
-    _read,
-    _refuse_mismatch,
-    _write,
-    load_checkpoint,
-    load_history,
-    save_checkpoint,
+    ResumeState,
+    check_matches,
+    read_checkpoint,
+    write_checkpoint,
 )
 from s2s.checks import check_bool, check_int, check_real
 from s2s.data import TranslationData
-from s2s.distributed import all_sum, broadcast_seconds, counted_targets, shard, token_weight, world
-from s2s.distributed import check_device as check_group_device
+from s2s.distributed import Group
 from s2s.models import Seq2Seq
 from s2s.precision import autocast, check_precision, grad_scaler, resolve_precision
-from s2s.progress import PROGRESS_METADATA, LivePlot, in_notebook
-from s2s.runtime import check_device, in_ci
+from s2s.progress import display_for
+from s2s.runtime import check_device
 from s2s.vocab import PAD
 
 __all__ = [
-    # s2s.checkpoints and s2s.progress, re-exported
-    "CHECKPOINT_FORMAT", "CheckpointError", "History", "LivePlot", "PROGRESS_METADATA",
-    "load_checkpoint", "load_history", "save_checkpoint",
-    # this module
-    "TrainConfig", "evaluate_loss", "feed_back_logits", "fit", "learning_rate", "make_optimizer",
-    "sequence_loss",
+    "StepResult", "TrainConfig", "TrainState", "evaluate_loss", "feed_back_logits", "fit",
+    "learning_rate", "make_optimizer", "sequence_loss", "train_step",
 ]
 
 
@@ -176,7 +171,7 @@ def make_optimizer(params, lr: float, device: torch.device) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
-def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
     """Load a saved optimizer state but keep this run's implementation (fused or not): a
     checkpoint from another device or an older version must not switch it."""
     chosen = [{k: group[k] for k in ("fused", "foreach")} for group in optimizer.param_groups]
@@ -186,19 +181,20 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
 
 
 @torch.no_grad()
-def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
+def evaluate_loss(model: Seq2Seq, loader, device: torch.device,
+                  group: Group | None = None) -> float:
     """Masked cross-entropy per real target token over a whole loader, in fp32 (whatever
     precision training ran in, and inside an autocast block too, so runs in different
     precisions are measured alike).
 
-    With several processes (`s2s.distributed`) each rank measures every size-th batch and
-    the sums are shared: every rank returns the same loss, that of the whole loader. It is
-    then a collective call: every rank must make it."""
+    With several processes (`group`, see `s2s.distributed`) each rank measures every size-th
+    batch and the sums are shared: every rank returns the same loss, that of the whole
+    loader. It is then a collective call: every rank must make it."""
     model.eval()
-    w = world()
+    group = group or Group(torch.device(device))
     total, tokens = 0.0, 0
     for i, (src, src_len, tgt_in, tgt_out) in enumerate(loader):
-        if i % w.size != w.rank:
+        if not group.mine(i):
             continue  # another rank's batch
         src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
         with autocast("fp32", device):
@@ -206,20 +202,174 @@ def evaluate_loss(model: Seq2Seq, loader, device: torch.device) -> float:
         n = int((tgt_out != PAD).sum())
         total += float(sequence_loss(logits, tgt_out)) * n
         tokens += n
-    if w.size > 1:
-        total, tokens = all_sum([total, tokens], device)
+    total, tokens = group.sum([total, tokens])
     return total / max(tokens, 1)
 
 
-def _refuse_other_data(model: Seq2Seq, data: TranslationData, who: str) -> None:
-    """`who` (fit, judge) needs the model's vocabularies to be the data's: other ids would
-    silently mean other words."""
-    for side, name in (("src_vocab", "source"), ("tgt_vocab", "target")):
-        if getattr(model, side) != getattr(data, side):
-            raise ValueError(f"{who}: the model's {name} vocabulary differs from the "
-                             "data's (another corpus, max_len, max_pairs or min_freq): build "
-                             "the model from this data's vocabularies, or load the data it "
-                             "was built for")
+@dataclass
+class StepResult:
+    """What one training step reports."""
+
+    loss: float  # the (global) batch's mean loss per target token
+    grad_norm: float  # the gradient's norm before clipping
+
+
+Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # src (B, S), src_len (B,), tgt_in, tgt_out (B, T)
+
+
+def train_step(model: Seq2Seq, batch: Batch, optimizer: torch.optim.Optimizer,
+               cfg: TrainConfig, *, device: torch.device | str = "cpu",
+               precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
+               group: Group | None = None, net: nn.Module | None = None,
+               generator: torch.Generator | None = None,
+               lr: Callable[[], float] | float | None = None) -> StepResult:
+    """One update on one batch: the forward pass in `precision` (under autocast; teacher
+    forcing through `net`, default the model, or feeding back predictions with
+    `cfg.feed_back`), the masked loss in fp32, backward (scaled by an fp16 `scaler`), the
+    gradient clipped to `cfg.clip`, then the optimizer's step at learning rate `lr` (a number,
+    or a function called after the backward pass; default: `cfg.lr`).
+
+    batch: (src (B, S), src_len (B,), tgt_in (B, T), tgt_out (B, T)), on any device; with
+    a `group` of several processes, the global batch, of which this rank trains its shard.
+    A non-finite loss or gradient raises FloatingPointError naming the settings (with fp16
+    an overflowing gradient is expected now and then: the scaler skips that step)."""
+    group = group or Group(torch.device(device))
+    scaler = scaler or grad_scaler(precision, device)
+    model.train()
+    (src, src_len, tgt_in, tgt_out), real = group.shard(batch)
+    src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+    with autocast(precision, device):  # the forward pass in 16 bits, or fp32
+        if cfg.feed_back > 0:
+            logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back, generator)
+        else:
+            logits = (net or model)(src, src_len, tgt_in)  # (B, T, V), teacher forcing
+    loss = sequence_loss(logits.float(), tgt_out, mask=cfg.mask_loss,  # loss in fp32
+                         label_smoothing=cfg.label_smoothing)
+    loss, loss_value = group.global_loss(loss, tgt_out, cfg.mask_loss, real)
+    optimizer.zero_grad()
+    scaler.scale(loss).backward()  # fp16: the loss times the scale; else unchanged
+    scaler.unscale_(optimizer)  # the true gradients, before clipping
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
+    check_finite(loss_value, grad_norm, scaler, cfg, precision)
+    rate = lr() if callable(lr) else (cfg.lr if lr is None else lr)
+    for param_group in optimizer.param_groups:
+        param_group["lr"] = rate
+    scaler.step(optimizer)  # = optimizer.step(), skipped by fp16 on overflow
+    scaler.update()
+    return StepResult(loss_value, grad_norm)
+
+
+def check_finite(loss: float, grad_norm: float, scaler: torch.amp.GradScaler,
+                 cfg: TrainConfig, precision: str) -> None:
+    """Raise FloatingPointError on a non-finite loss, or gradient (fp16 expects an
+    overflowing gradient now and then, but one that overflows again and again drives the
+    scaler's scale below 1: divergence too)."""
+    overflow_expected = scaler.is_enabled() and scaler.get_scale() >= 1.0
+    if math.isfinite(loss) and (overflow_expected or math.isfinite(grad_norm)):
+        return
+    fix = ("Lower lr or clip, or train in bf16 or fp32 (precision=...): fp16 overflows above "
+           "65,504" if precision == "fp16" else "Lower lr or clip")
+    raise FloatingPointError(f"loss {loss}, gradient norm {grad_norm} (lr={cfg.lr}, "
+                             f"clip={cfg.clip}, precision={precision}). {fix}.")
+
+
+@dataclass
+class TrainState:
+    """A run of `fit` as a checkpoint stores it, besides the model's and optimizer's own
+    states: the history, the best weights so far and what an exact resume needs."""
+
+    history: History = field(default_factory=History)
+    best_state: dict[str, Tensor] = field(default_factory=dict)
+    resume: ResumeState = field(default_factory=ResumeState)
+
+    @classmethod
+    def read(cls, checkpoint: str | Path, model: Seq2Seq,
+             optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> TrainState:
+        """Restore `model` (its last weights), `optimizer` and `scaler` from `checkpoint`,
+        which must have been written for this model's config and vocabularies; return the
+        rest of the run."""
+        if checkpoint is None or not Path(checkpoint).exists():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
+        saved = read_checkpoint(checkpoint)
+        check_matches(saved, model.config, model.src_vocab, model.tgt_vocab, checkpoint)
+        model.load_state_dict(saved["last_state"])
+        if saved["optimizer"] is not None:  # None: saved by save_checkpoint, not by fit
+            load_optimizer(optimizer, saved["optimizer"])
+        resume = ResumeState.from_dict(saved["resume"]) if "resume" in saved else ResumeState()
+        if scaler.is_enabled() and resume.scaler:
+            scaler.load_state_dict(resume.scaler)
+        history = History(**saved["history"])
+        history.stopped = ""  # the old run's reason to stop; this run has its own budget
+        return cls(history, saved["model_state"], resume)
+
+    def record_precision(self, precision: str) -> None:
+        """A run resumed in another precision records both, in order ("bf16+fp32")."""
+        done_in = self.history.precision.split("+") if self.history.precision else []
+        if done_in[-1:] != [precision]:
+            done_in.append(precision)
+        self.history.precision = "+".join(done_in)
+
+
+def save(checkpoint: str | Path | None, model: Seq2Seq, state: TrainState,
+         optimizer: torch.optim.Optimizer, resume: ResumeState, group: Group,
+         last_state: dict | None = None) -> None:
+    """Write the run's checkpoint (rank 0 alone, when there is a checkpoint to write)."""
+    if checkpoint is not None and group.main:
+        write_checkpoint(checkpoint, model, state.best_state, optimizer, state.history,
+                         last_state, resume=resume)
+
+
+def validate(model: Seq2Seq, loader, device: torch.device, group: Group, state: TrainState,
+             patience: int | None) -> str:
+    """Measure the validation loss, record it, keep the best weights and count validations
+    without improvement; returns the reason to stop early, or ""."""
+    history = state.history
+    val = evaluate_loss(model, loader, device, group)
+    history.val_steps.append(history.steps)
+    history.val_loss.append(val)
+    if val < history.best_val:
+        history.best_val, state.resume.bad_evals = val, 0
+        state.best_state = copy.deepcopy(model.state_dict())
+        return ""
+    state.resume.bad_evals += 1
+    if patience is not None and state.resume.bad_evals >= patience:
+        return f"early stopping: {state.resume.bad_evals} validations without improvement"
+    return ""
+
+
+def out_of_budget(cfg: TrainConfig, history: History, seconds: Callable[[], float]) -> str:
+    """Why to stop now, given the steps and `seconds()` of training so far; "" to go on."""
+    if cfg.max_steps is not None and history.steps >= cfg.max_steps:
+        return f"max_steps={cfg.max_steps}"
+    if cfg.max_minutes is not None and seconds() >= 60 * cfg.max_minutes:
+        return f"max_minutes={cfg.max_minutes}"
+    return ""
+
+
+def epoch_batches(loader, state: TrainState) -> Iterator[tuple[int, Batch]]:
+    """The batches still to train in this epoch, numbered from 1 within the epoch: all of
+    them in a new epoch, those after `state.resume.position` in a resumed one (the same
+    batches in the same order: the shuffles are seeded, and the generators restored)."""
+    resume, history = state.resume, state.history
+    if resume.position == 0:  # a new epoch
+        history.epochs_started += 1
+        if loader.generator is not None:  # plain batches: the state that shuffles them
+            resume.loader_rng = loader.generator.get_state()
+    elif resume.loader_rng is not None:  # resuming inside an epoch of plain batches
+        loader.generator.set_state(resume.loader_rng)
+    loader.batch_sampler.epoch = history.epochs_started - 1  # bucketed: a seeded shuffle
+    # Starting to iterate draws a seed from torch's global generator, which dropout uses
+    # too: a resumed run restores that generator where the interrupted run had it.
+    if resume.torch_rng is not None and resume.position == 0:
+        torch.set_rng_state(resume.torch_rng)
+    batches = iter(loader)
+    if resume.torch_rng is not None and resume.position > 0:
+        torch.set_rng_state(resume.torch_rng)
+    resume.torch_rng = None
+    skip, resume.position = resume.position, 0
+    for step_in_epoch, batch in enumerate(batches, 1):
+        if step_in_epoch > skip:  # the others were trained before the run was resumed
+            yield step_in_epoch, batch
 
 
 def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
@@ -232,209 +382,105 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     history, the position inside the epoch, the shuffle and random-number states, the patience
     counter): on the CPU an interrupted run, resumed, gives the losses and weights of an
     uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
-    progress: a live loss plot in a notebook, a text progress bar elsewhere; default: on,
-    except in CI (`s2s.runtime.in_ci`) or with S2S_QUIET=1.
+    progress: a live loss plot in a notebook, a progress bar in a terminal, a log line every
+    100 steps elsewhere (`s2s.progress`); default: on, except in CI or with S2S_QUIET=1.
     The forward pass runs in `cfg.precision` (resolved for `device`, recorded in the
-    history); fp16 scales the loss with a `GradScaler`, which skips a step whose gradients
-    overflow and lowers its scale.
-    Under `torchrun` (a process group set up by `s2s.distributed.setup`) each process trains
-    on its shard of every global batch of `cfg.batch_size` pairs through
-    DistributedDataParallel, and only rank 0 writes the checkpoint and shows progress (see
-    `s2s.distributed`).
+    history; see `train_step`). Under `torchrun` each process trains on its shard of every
+    global batch, and only rank 0 writes and shows progress (`s2s.distributed.Group`).
     At the end the model holds the best validation weights."""
-    from torch.nn.parallel import DistributedDataParallel
-    from tqdm import tqdm
-
     device = check_device(device, "fit(device=...)")
-    w = world()
-    quiet = in_ci() or os.environ.get("S2S_QUIET") == "1"
-    show = (not quiet if progress is None else progress) and w.main
-    _refuse_other_data(model, data, "fit")
-    if w.size > 1:
-        device = check_group_device(device, w)
-    if w.size > 1 and cfg.feed_back > 0:
-        raise ValueError(f"TrainConfig.feed_back={cfg.feed_back}: feeding back the model's own "
-                         f"predictions runs the decoder step by step outside "
-                         f"DistributedDataParallel, so it cannot train on {w.size} processes; "
-                         "set feed_back=0 or train in one process")
+    data.check_vocabularies(model, "fit")
+    group = Group(device)
+    device = group.device
+    group.refuse_feed_back(cfg.feed_back)
     precision = resolve_precision(cfg.precision, device)
-    model.to(device)
-    optimizer = make_optimizer(model.parameters(), cfg.lr, device)
-    scaler = grad_scaler(precision, device)  # fp16 only; otherwise a pass-through
-    history = History()
-    best_state = copy.deepcopy(model.state_dict())
-    generator = torch.Generator().manual_seed(cfg.seed)  # feed-back draws
-    position, bad_evals, loader_rng = 0, 0, None  # batches of this epoch done; resume state
-    torch_rng = None  # the global generator's state (dropout) to continue from
-    if resume:
-        if checkpoint is None or not Path(checkpoint).exists():
-            raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
-        saved = _read(checkpoint)
-        _refuse_mismatch(saved, model.config, model.src_vocab, model.tgt_vocab, checkpoint)
-        model.load_state_dict(saved["last_state"])
-        best_state = saved["model_state"]
-        if saved["optimizer"] is not None:  # None: saved by save_checkpoint, not by fit
-            _load_optimizer(optimizer, saved["optimizer"])
-        if scaler.is_enabled() and saved.get("resume", {}).get("scaler"):
-            scaler.load_state_dict(saved["resume"]["scaler"])
-        history = History(**saved["history"])
-        history.stopped = ""  # the old run's reason to stop; this run has its own budget
-        if "resume" in saved:  # (checkpoints written before exact resume lack it)
-            position, bad_evals = saved["resume"]["position"], saved["resume"]["bad_evals"]
-            loader_rng = saved["resume"].get("loader_rng")
-            torch_rng = saved["resume"]["torch_rng"]  # restored in the loop, see there
-            generator.set_state(saved["resume"]["feed_back_rng"])
-    # A run resumed in another precision records both, in order ("bf16+fp32").
-    done_in = history.precision.split("+") if history.precision else []
-    history.precision = "+".join(done_in + ([precision] if done_in[-1:] != [precision] else []))
-    # Several processes: DDP averages the gradients (and starts every rank from rank 0's
-    # weights); `model` stays the plain model, whose weights the checkpoints hold.
-    net = model if w.size == 1 else DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer, scaler, generator, state = begin(model, cfg, device, precision, checkpoint,
+                                                resume)
+    history = state.history
+    net = group.wrap(model)
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
     valid_loader = data.loader("valid", 2 * cfg.batch_size)
     eval_every = cfg.eval_every or len(loader)
-    plot = LivePlot(len(loader)) if show and in_notebook() else None
-
-    def resume_state(batches_done: int) -> dict:
-        """What `resume` needs besides weights, optimizer and history. After a validation
-        that only the end of the budget asked for (an uninterrupted run would not have made
-        it), the generator and patience counter are those from before it."""
-        rng, patience_count = unscheduled or (torch.get_rng_state(), bad_evals)
-        return {"position": batches_done, "bad_evals": patience_count, "loader_rng": loader_rng,
-                "torch_rng": rng, "feed_back_rng": generator.get_state(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None}
-
-    done = position  # batches of the current epoch trained so far
-    unscheduled: tuple[Tensor, int] | None = None  # see resume_state
+    show = (not settings.quiet() if progress is None else progress) and group.main
+    display = display_for(show, len(loader))
     start = time.perf_counter() - history.seconds
     learning_rate(cfg, history.steps, history.seconds, len(loader))  # a bad lr_decay fails here
 
-    def elapsed() -> float:
-        """Seconds of training so far; with several processes, rank 0's on every rank, so
-        that all of them schedule the learning rate alike and stop at the same step."""
-        seconds = time.perf_counter() - start
-        return broadcast_seconds(seconds, device) if w.size > 1 else seconds
+    def seconds() -> float:  # rank 0's clock on every rank
+        return group.clock(time.perf_counter() - start)
 
-    def out_of_budget() -> str:
-        if cfg.max_steps is not None and history.steps >= cfg.max_steps:
-            return f"max_steps={cfg.max_steps}"
-        if cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes:
-            return f"max_minutes={cfg.max_minutes}"
-        return ""
+    def resume_point(position: int) -> ResumeState:
+        """Where a resumed run starts; after a validation that only the end of the budget
+        asked for, the generator and patience counter from before it (an uninterrupted
+        run would not have made it)."""
+        rng, bad = unscheduled or (torch.get_rng_state(), state.resume.bad_evals)
+        return ResumeState(position, bad, state.resume.loader_rng, rng, generator.get_state(),
+                           scaler.state_dict() if scaler.is_enabled() else None)
 
-    history.stopped = out_of_budget()  # a resumed run may have no budget left
+    done, unscheduled = state.resume.position, None
+    history.stopped = out_of_budget(cfg, history, seconds)  # a resumed run may have none left
     while not history.stopped:
-        if position == 0:  # a new epoch
-            if history.epochs_started >= cfg.max_epochs:
-                history.stopped = f"max_epochs={cfg.max_epochs}"
-                break
-            history.epochs_started += 1
-            if loader.generator is not None:  # plain batches: the state that shuffles them
-                loader_rng = loader.generator.get_state()
-        elif loader_rng is not None:  # resuming inside an epoch of plain batches
-            loader.generator.set_state(loader_rng)
-        loader.batch_sampler.epoch = history.epochs_started - 1  # bucketed: a seeded shuffle
-        # Starting to iterate draws a seed from torch's global generator, which dropout uses
-        # too: a resumed run restores that generator where the interrupted run had it.
-        if torch_rng is not None and position == 0:
-            torch.set_rng_state(torch_rng)
-        batches = iter(loader)
-        if torch_rng is not None and position > 0:
-            torch.set_rng_state(torch_rng)
-        torch_rng = None
-        bar = tqdm(batches, total=len(loader), desc=f"epoch {history.epochs_started}",
-                   leave=False, disable=not show or plot is not None)  # notebooks: the plot
-        skip, position = position, 0
-        for step_in_epoch, (src, src_len, tgt_in, tgt_out) in enumerate(bar, 1):
-            if step_in_epoch <= skip:
-                continue  # trained before the run was resumed: same batches, same order
-            model.train()
-            batch_tokens = int((tgt_out != PAD).sum())  # the whole (global) batch's
-            if w.size > 1:  # this rank's rows of the global batch
-                (src, src_len, tgt_in, tgt_out), real = shard((src, src_len, tgt_in, tgt_out), w)
-            src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
-            with autocast(precision, device):  # the forward pass in 16 bits, or fp32
-                if cfg.feed_back > 0:
-                    logits = feed_back_logits(model, src, src_len, tgt_in, cfg.feed_back,
-                                              generator)
-                else:
-                    logits = net(src, src_len, tgt_in)  # (B, T, V), teacher forcing
-            loss = sequence_loss(logits.float(), tgt_out, mask=cfg.mask_loss,  # loss in fp32
-                                 label_smoothing=cfg.label_smoothing)
-            loss_value = loss.item()
-            if w.size > 1:  # weigh this rank's mean by its share of the global batch
-                counted = counted_targets(tgt_out, cfg.mask_loss, real)
-                total, global_counted = all_sum([loss_value * counted, counted], device)
-                loss = loss * token_weight(counted, int(global_counted), w)
-                loss_value = total / max(global_counted, 1)  # the global batch's loss
-            optimizer.zero_grad()
-            scaler.scale(loss).backward()  # fp16: the loss times the scale; else unchanged
-            scaler.unscale_(optimizer)  # the true gradients, before clipping
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            # With fp16 an overflowing gradient is expected now and then: the scaler skips
-            # that step and lowers its scale. Only a non-finite loss means divergence there.
-            # Overflowing again and again drives the scale below 1: that is divergence too.
-            overflow_expected = scaler.is_enabled() and scaler.get_scale() >= 1.0
-            if not (math.isfinite(loss_value)
-                    and (overflow_expected or torch.isfinite(grad_norm))):
-                model.load_state_dict(best_state)
-                kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
-                fix = ("Lower lr or clip, or train in bf16 or fp32 (precision=...): fp16 "
-                       "overflows above 65,504" if precision == "fp16" else "Lower lr or clip")
-                raise FloatingPointError(
-                    f"training diverged at step {history.steps + 1}: loss {loss_value}, "
-                    f"gradient norm {float(grad_norm)} (lr={cfg.lr}, clip={cfg.clip}, "
-                    f"precision={precision}); the model holds its best weights so "
-                    f"far{kept}. {fix}.")
-            seconds = elapsed()
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, history.steps, seconds, len(loader))
-            scaler.step(optimizer)  # = optimizer.step(), skipped by fp16 on overflow
-            scaler.update()
-
+        if state.resume.position == 0 and history.epochs_started >= cfg.max_epochs:
+            history.stopped = f"max_epochs={cfg.max_epochs}"
+            break
+        for step_in_epoch, batch in epoch_batches(loader, state):
+            result = guarded_step(model, batch, optimizer, cfg, state, checkpoint, device=device,
+                                  precision=precision, scaler=scaler, group=group, net=net,
+                                  generator=generator, lr=lambda: learning_rate(
+                                      cfg, history.steps, seconds(), len(loader)))
             history.steps += 1
-            history.step_loss.append(loss_value)
-            history.target_tokens += batch_tokens
+            history.step_loss.append(result.loss)
+            history.target_tokens += int((batch[3] != PAD).sum())  # the whole global batch's
             history.seconds = time.perf_counter() - start
             done = step_in_epoch % len(loader)
-            bar.set_postfix(loss=f"{history.step_loss[-1]:.3f}",
-                            tok_s=f"{history.tokens_per_second:,.0f}")
-            if plot is not None:
-                plot.tick(history, step_in_epoch)
-            stop = out_of_budget()
-            unscheduled = None
+            display.tick(history, step_in_epoch)
+            stop, unscheduled = out_of_budget(cfg, history, seconds), None
             if history.steps % eval_every == 0 or stop:
                 if history.steps % eval_every != 0:  # validating draws from the generator
-                    unscheduled = (torch.get_rng_state(), bad_evals)
-                val = evaluate_loss(model, valid_loader, device)
-                history.val_steps.append(history.steps)
-                history.val_loss.append(val)
-                if val < history.best_val:
-                    history.best_val, bad_evals = val, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    bad_evals += 1
-                    if cfg.patience is not None and bad_evals >= cfg.patience:
-                        stop = f"early stopping: {bad_evals} validations without improvement"
-                if plot is not None:
-                    plot.update(history, step_in_epoch)
-                if checkpoint is not None and w.main:  # rank 0 alone writes
-                    _write(checkpoint, model, best_state, optimizer, history,
-                           resume=resume_state(done))
+                    unscheduled = (torch.get_rng_state(), state.resume.bad_evals)
+                stop = validate(model, valid_loader, device, group, state, cfg.patience) or stop
+                display.update(history, step_in_epoch)
+                save(checkpoint, model, state, optimizer, resume_point(done), group)
             if stop:
                 history.stopped = stop
                 break
-        bar.close()
     history.seconds = time.perf_counter() - start
-    if plot is not None:
-        plot.close(history)
-    last_state = copy.deepcopy(model.state_dict())
-    if checkpoint is not None and w.main:
-        _write(checkpoint, model, best_state, optimizer, history, last_state,
-               resume=resume_state(done))
-    if w.size > 1:  # the other ranks wait until the checkpoint is complete
-        torch.distributed.barrier()
-    model.load_state_dict(best_state)
+    display.close(history)
+    save(checkpoint, model, state, optimizer, resume_point(done), group,
+         last_state=copy.deepcopy(model.state_dict()))
+    group.barrier()  # the other ranks wait until the checkpoint is complete
+    model.load_state_dict(state.best_state)
     model.eval()
     return history
+
+
+def begin(model: Seq2Seq, cfg: TrainConfig, device: torch.device, precision: str,
+          checkpoint: str | Path | None, resume: bool
+          ) -> tuple[torch.optim.Optimizer, torch.amp.GradScaler, torch.Generator, TrainState]:
+    """The model on `device` and what trains it: the optimizer, fp16's gradient scaler (a
+    pass-through in other precisions), the feed-back draws' generator and the run's state,
+    new or restored from `checkpoint`."""
+    model.to(device)
+    optimizer = make_optimizer(model.parameters(), cfg.lr, device)
+    scaler = grad_scaler(precision, device)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    state = (TrainState.read(checkpoint, model, optimizer, scaler) if resume else
+             TrainState(best_state=copy.deepcopy(model.state_dict())))
+    if state.resume.feed_back_rng is not None:
+        generator.set_state(state.resume.feed_back_rng)
+    state.record_precision(precision)
+    return optimizer, scaler, generator, state
+
+
+def guarded_step(model: Seq2Seq, batch: Batch, optimizer: torch.optim.Optimizer,
+                 cfg: TrainConfig, state: TrainState, checkpoint: str | Path | None,
+                 **step_args: object) -> StepResult:
+    """`train_step`, and on divergence: the model back to its best weights, the error naming
+    the step and the checkpoint kept."""
+    try:
+        return train_step(model, batch, optimizer, cfg, **step_args)
+    except FloatingPointError as err:
+        model.load_state_dict(state.best_state)
+        kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
+        raise FloatingPointError(f"training diverged at step {state.history.steps + 1}: {err} "
+                                 f"The model holds its best weights so far{kept}.") from err

@@ -13,12 +13,12 @@ Without ipywidgets, outside a notebook kernel, in CI or with S2S_QUIET=1 (nbval,
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from s2s import settings
 from s2s.checks import check_int
 from s2s.data import BOS, source_batch
 from s2s.decoding import batched_beam_search, encode_sentences, output_limit
@@ -92,13 +92,12 @@ def widgets_possible() -> bool:
     """Whether an ipywidgets front end can be there: ipywidgets importable, a notebook
     kernel, not CI and not S2S_QUIET=1 (nbval and scripts have no front end)."""
     from s2s.progress import in_notebook
-    from s2s.runtime import in_ci
 
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
         return False
-    return in_notebook() and not in_ci() and os.environ.get("S2S_QUIET") != "1"
+    return in_notebook() and not settings.quiet()
 
 
 def translator(model: Seq2Seq, example: str = "I am cold.", *, beam_size: int = 5,

@@ -1,12 +1,11 @@
 """Fail when a chapter notebook and its jupytext twin disagree, or course.toml and chapters/ do.
 
-Usage: python tests/tools/check_pairs.py [ROOT]"""
+Usage: python tools/check_pairs.py [ROOT]"""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from course import ROOT, book_problems, pair_problems  # noqa: E402
+from course import ROOT, book_problems, pair_problems
 
 if __name__ == "__main__":
     root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT

@@ -1,48 +1,30 @@
 """Every chapter's Colab badge and install cell, generated from one place.
 
 The one place is pyproject.toml: `[project.urls] Repository` is the repository's address and
-`[project] version` the release; its tag is "v" + version. A chapter's badge opens the
-notebook at that tag, and its install cell installs the package at that tag — the code a
-learner runs is the code the notebook was executed with, whatever lands on main later.
+`[project] version` the release; its tag is "v" + version (read by tools/course.py). A
+chapter's badge opens the notebook at that tag, and its install cell installs the package at
+that tag — the code a learner runs is the code the notebook was executed with, whatever lands
+on main later. README.md's chapter table links to the same addresses (tools/course.py
+generates it).
 
-    python tests/tools/colab.py          rewrite every badge, install cell and README link
-    python tests/tools/colab.py --check  list what disagrees (the tests call `problems`)
+    python tools/colab.py          rewrite every badge, install cell and the README's table
+    python tools/colab.py --check  list what disagrees (the tests call `problems`)
 
-Releasing a new version: bump `version` in pyproject.toml, run this script, commit, and tag
-that commit `v<version>` on the repository."""
+Releasing a new version: see CONTRIBUTING.md (bump `version` in pyproject.toml, run this
+script, commit, and tag that commit `v<version>`)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from course import ROOT, chapters  # noqa: E402
+from course import ROOT, badge, chapters, readme_problems, release, write_readme
 
-BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/"
                    r"github/[^)]*\)")
 INSTALL_MARK = 'if "google.colab" in sys.modules'
-
-
-def release(root: Path = ROOT) -> tuple[str, str]:
-    """(repository address, tag) from pyproject.toml."""
-    with open(root / "pyproject.toml", "rb") as f:
-        project = tomllib.load(f)["project"]
-    return project["urls"]["Repository"], f"v{project['version']}"
-
-
-def colab_url(stem: str, root: Path = ROOT) -> str:
-    repository, tag = release(root)
-    path = repository.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{path}/blob/{tag}/chapters/{stem}.ipynb"
-
-
-def badge(stem: str, root: Path = ROOT) -> str:
-    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(stem, root)})"
 
 
 def install_cell(root: Path = ROOT) -> str:
@@ -79,9 +61,9 @@ def _install_span(text: str) -> tuple[int, int] | None:
 
 
 def problems(root: Path = ROOT) -> list[str]:
-    """What disagrees with pyproject.toml: badges, install cells, README links (empty = fine)."""
+    """What disagrees with pyproject.toml: badges, install cells, the README's table (empty =
+    fine)."""
     found = []
-    readme = (root / "README.md").read_text()
     cell = install_cell(root)
     for chapter in chapters(root):
         stem = chapter.file
@@ -92,12 +74,7 @@ def problems(root: Path = ROOT) -> list[str]:
         span = _install_span(text)
         if span is None or text[span[0]:span[1]] != cell:
             found.append(f"chapters/{stem}.py: its install cell differs from the generated one")
-        row = next((line for line in readme.splitlines() if f"(chapters/{stem}.ipynb)" in line),
-                   "")
-        if badge(stem, root) not in row:
-            found.append(f"README.md: the chapter table's row for {stem} lacks "
-                         f"{badge(stem, root)}")
-    return found
+    return found + readme_problems(root)
 
 
 def _literal(text: str) -> str:
@@ -109,8 +86,6 @@ def write(root: Path = ROOT) -> list[str]:
     """Rewrites what `problems` lists and syncs the notebooks; returns the files changed."""
     changed = []
     cell = install_cell(root)
-    readme_path = root / "README.md"
-    readme = readme_path.read_text()
     for chapter in chapters(root):
         stem = chapter.file
         path = root / "chapters" / f"{stem}.py"
@@ -125,11 +100,7 @@ def write(root: Path = ROOT) -> list[str]:
             subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(path)], check=True,
                            capture_output=True)
             changed.append(str(path.relative_to(root)))
-        readme = "\n".join(BADGE.sub(_literal(badge(stem, root)), line)
-                           if f"(chapters/{stem}.ipynb)" in line else line
-                           for line in readme.split("\n"))
-    if readme != readme_path.read_text():
-        readme_path.write_text(readme)
+    if write_readme(root):
         changed.append("README.md")
     return changed
 
@@ -137,7 +108,8 @@ def write(root: Path = ROOT) -> list[str]:
 def main(argv: list[str]) -> int:
     if argv == ["--check"]:
         found = problems()
-        print("\n".join(found) or "ok: every badge and install cell matches pyproject.toml")
+        print("\n".join(found) or "ok: every badge, install cell and README link matches "
+              "pyproject.toml")
         return 1 if found else 0
     if argv:
         print(__doc__)

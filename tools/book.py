@@ -1,6 +1,6 @@
 """The HTML book: every chapter with its stored outputs and figures, built offline by mdBook.
 
-    python tests/tools/book.py        (`make book`) -> build/book/html/index.html
+    python tools/book.py        (`make book`) -> build/book/html/index.html
 
 The chapters come in course.toml's order. nbconvert's Markdown exporter turns each notebook,
 with its stored outputs, into build/book/src/<chapter>.md, and its figures into
@@ -22,8 +22,7 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-sys.path.insert(0, str(Path(__file__).parent))
-from course import ROOT, chapters  # noqa: E402
+from course import ROOT, chapters
 
 SRC = ROOT / "build" / "book" / "src"
 HTML = ROOT / "build" / "book" / "html"

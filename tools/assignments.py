@@ -1,10 +1,11 @@
 """Homework with nbgrader: student versions of the chapters, and autograding of submissions.
 
-    python homework/assignments.py list [--chapters 01_encoder_decoder ...]
-    python homework/assignments.py release [--chapters 01_encoder_decoder ...]
-    python homework/assignments.py autograde SUBMISSIONS [--chapters ...] [--csv FILE]
+    python tools/assignments.py list [--chapters 01_encoder_decoder ...]
+    python tools/assignments.py release [--chapters 01_encoder_decoder ...]
+    python tools/assignments.py autograde SUBMISSIONS [--chapters ...] [--csv FILE]
 
-(`make release` and `make autograde SUBMISSIONS=dir` call these.) Each chapter is one
+(`make release` and `make autograde SUBMISSIONS=dir` call these; the instructor's guide is
+homework/README.md.) Each chapter is one
 nbgrader assignment, named after the notebook. The nbgrader course folder (its `source/`,
 `release/`, `submitted/`, `autograded/` and `gradebook.db`) is `build/homework/`, not committed.
 
@@ -33,17 +34,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from course import ROOT
+from course import chapters as course_chapters
+from s2s.profiles import PROFILE_NAMES
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 COURSE_DIR = ROOT / "build" / "homework"
 RELEASE_DIR = ROOT / "release"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-PROFILES = ("ci", "cpu", "gpu")
-sys.path.insert(0, str(HERE))  # course_config, the settings nbgrader_config.py loads
 
 
 class HomeworkError(Exception):
@@ -97,14 +98,9 @@ def exercises(nb) -> list[Exercise]:
     return [found[n] for n in sorted(found)]
 
 
-def book_chapters(root: Path = ROOT) -> list[str]:
-    """The chapter stems listed in course.toml, in order."""
-    with open(root / "course.toml", "rb") as f:
-        return [c["file"] for c in tomllib.load(f)["chapters"]]
-
-
 def select_chapters(requested: list[str] | None, root: Path = ROOT) -> list[str]:
-    known = book_chapters(root)
+    """The requested chapter stems in course.toml's order (all of them when none is)."""
+    known = [c.file for c in course_chapters(root)]
     if not requested:
         return known
     unknown = [c for c in requested if c not in known]
@@ -115,21 +111,21 @@ def select_chapters(requested: list[str] | None, root: Path = ROOT) -> list[str]
 
 
 def write_config(course: Path) -> None:
-    """The course folder's nbgrader_config.py, pointing at homework/course_config.py.
+    """The course folder's nbgrader_config.py, pointing at tools/nbgrader_settings.py.
 
     The settings are applied here first: nbgrader only warns about a config file that fails
     to load, and would go on with its defaults (releasing, say, without the outputs)."""
     from traitlets.config import Config
 
-    from course_config import configure
+    from nbgrader_settings import configure
 
     configure(Config())
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(
-        "# Written by homework/assignments.py: edit homework/course_config.py, not this copy.\n"
+        "# Written by tools/assignments.py: edit tools/nbgrader_settings.py, not this copy.\n"
         "import sys\n"
         f"sys.path.insert(0, {str(HERE)!r})\n"
-        "from course_config import configure\n"
+        "from nbgrader_settings import configure\n"
         "\n"
         "configure(get_config())  # noqa: F821 (nbgrader defines get_config)\n"
         f"c = get_config()  # noqa: F821\nc.CourseDirectory.root = {str(course)!r}\n")
@@ -240,7 +236,7 @@ class Row:
 def gradebook_rows(course: Path, graded: list[Submission]) -> list[Row]:
     from nbgrader.api import Gradebook, MissingEntry
 
-    from course_config import COURSE_ID
+    from nbgrader_settings import COURSE_ID
 
     rows = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
@@ -267,8 +263,9 @@ def gradebook_rows(course: Path, graded: list[Submission]) -> list[Row]:
 def autograde(folder: Path, chapters: list[str], course: Path = COURSE_DIR,
               csv_path: Path | None = None, profile: str = "ci") -> tuple[list[Row], list[str]]:
     """Grades `folder`; returns the CSV rows and the submissions that could not be graded."""
-    if profile not in PROFILES:
-        raise HomeworkError(f"--profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    if profile not in PROFILE_NAMES:
+        raise HomeworkError(f"--profile must be one of {', '.join(PROFILE_NAMES)}, "
+                            f"got {profile!r}")
     submissions, notes = find_submissions(folder, chapters)
     for note in notes:
         print(note)

@@ -1,8 +1,9 @@
 """The course's nbgrader settings, and the one preprocessor it adds to nbgrader's own.
 
-`homework/assignments.py` writes an `nbgrader_config.py` into the course folder that calls
-`configure`, so nbgrader run from that folder (the command line, or the formgrader in
-JupyterLab for the written answers) always sees these settings."""
+`tools/assignments.py` writes an `nbgrader_config.py` into the course folder (build/homework/)
+that calls `configure`, so nbgrader run from that folder (the command line, or the formgrader in
+JupyterLab for the written answers) always sees these settings. The instructor's guide is
+homework/README.md."""
 
 from __future__ import annotations
 
