@@ -41,10 +41,11 @@ import time
 import torch
 
 import s2s
-from s2s.data import PAD, load_translation
+from s2s.data import load_translation
 from s2s.models import build_model
 from s2s.precision import autocast, check_precision, grad_scaler, resolve_precision
 from s2s.train import TrainConfig, evaluate_loss, fit, make_optimizer, sequence_loss, train_step
+from s2s.vocab import PAD
 from s2s.zoo import profile_config
 
 

@@ -1,17 +1,20 @@
-"""What the library computes, recorded: a refactoring must leave every number unchanged.
+"""What the library computes, recorded: the cache guard and the refactorings' safety net.
 
-`compute()` runs tiny seeded models of every kind (RNN, Bahdanau, Luong with each score,
-input feeding; GRU and LSTM; one and two layers; uni- and bidirectional) and returns their
-teacher-forcing logits, greedy outputs and attention weights, batched beam search results,
-the losses of a few training steps (plain, with dropout, with feed-back), the model configs
-the chapters' helpers build at every profile, and the cache file names of the chapters'
-cached models (so a learner's cache stays valid). tests/test_numerics.py compares it with
-tests/data/numerics.json.
+`compute()` runs tiny seeded models of every kind (RNN, Bahdanau, Luong and CS224n's "nmt"
+with every attention score, input feeding; GRU and LSTM; one and two layers; uni- and
+bidirectional) and returns their teacher-forcing logits, greedy outputs and attention
+weights, batched beam search results, the losses of a few training steps (plain, with
+dropout, with feed-back), the data pipeline's tokens, vocabulary and batches, the model
+configs the chapters' helpers build at every profile, and the cache file names of the
+chapters' cached models (so a learner's cache stays valid). tests/test_numerics.py compares
+it with tests/data/numerics.json, which also holds the CACHE_VERSION it was recorded under.
 
-Regenerate the file only when a change is *meant* to alter these numbers (and then raise
-CACHE_VERSION in utils/s2s/cache_version.py):
+When a change is meant to alter these numbers, raise CACHE_VERSION in
+utils/s2s/cache_version.py and re-record (the recorder refuses changed numbers under the old
+version, so cached models of the old code are never reused):
 
-    PYTHONPATH=utils python tests/numerics.py
+    PYTHONPATH=utils python tests/numerics.py          # re-record
+    PYTHONPATH=utils python tests/numerics.py --check  # compare only (exit 1 on a change)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import sys
 import tempfile
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -30,13 +34,18 @@ FIXTURE = HERE / "data" / "numerics.json"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from s2s import zoo  # noqa: E402
-from s2s.data import ParseReport, Splits, TranslationData, Vocab  # noqa: E402
+from s2s import PROFILES, zoo  # noqa: E402
+from s2s.data import Splits, TranslationData  # noqa: E402
 from s2s.decoding import batched_beam_search, greedy  # noqa: E402
 from s2s.download import Release  # noqa: E402
 from s2s.models import ModelConfig, build_model  # noqa: E402
-from s2s.profiles import PROFILES  # noqa: E402
+from s2s.text import (  # noqa: E402
+    TOKENIZERS,
+    ParseReport,  # noqa: E402
+    normalize,
+)
 from s2s.train import TrainConfig, fit  # noqa: E402
+from s2s.vocab import Vocab  # noqa: E402
 from tiny import tiny_data  # noqa: E402
 
 # (name, kind, ModelConfig fields): every kind and the options each one really uses
@@ -52,6 +61,10 @@ KINDS: list[tuple[str, str, dict]] = [
     ("luong-concat-lstm", "luong", {"cell": "lstm", "attention": "concat"}),
     ("luong-feed-lstm-bi-2", "luong", {"cell": "lstm", "bidirectional": True,
                                        "num_layers": 2, "input_feeding": True}),
+    ("luong-scaled-general", "luong", {"attention": "scaled_general"}),
+    ("nmt-lstm-bi-feed", "nmt", {"cell": "lstm", "bidirectional": True,
+                                 "input_feeding": True, "attention": "additive"}),
+    ("nmt-general-gru", "nmt", {"attention": "general"}),
 ]
 
 
@@ -165,10 +178,28 @@ def chapter_numbers() -> dict:
     return out
 
 
+SENTENCES = ["Je n'ai pas froid !", "It's 5 o'clock, Tom.", "我们走吧。", "  Ça va?\tOui."]
+
+
+def data_numbers(data: TranslationData) -> dict:
+    """Tokens of each tokeniser, a vocabulary's ids, and the first training batches (bucketed
+    and plain) in their seeded order."""
+    tokens = {kind: [tokenize(normalize(s)) for s in SENTENCES]
+              for kind, tokenize in TOKENIZERS.items()}
+    vocab = Vocab.build(tokens["word"] + tokens["char"], 1)
+    batches = {}
+    for bucket in (True, False):
+        loader = data.loader("train", 16, seed=1, bucket=bucket)
+        loader.batch_sampler.epoch = 1
+        batches[str(bucket)] = [[t.tolist() for t in batch] for batch in islice(loader, 2)]
+    return {"tokens": tokens, "vocab": vocab.itos, "ids": vocab.encode(tokens["word"][0]),
+            "batches": batches}
+
+
 def compute() -> dict:
     data = tiny_data(n_train=96, n_valid=16, n_test=8)
     return {"models": model_numbers(data), "training": training_numbers(data),
-            "chapters": chapter_numbers()}
+            "data": data_numbers(data), "chapters": chapter_numbers()}
 
 
 def compare(got, want, where: str = "") -> list[str]:
@@ -194,7 +225,41 @@ def normalised(numbers: dict) -> dict:
     return json.loads(json.dumps(numbers))
 
 
+def recorded(fixture: Path = FIXTURE) -> tuple[int, dict]:
+    """(the CACHE_VERSION the fixture was recorded under, its numbers)."""
+    stored = json.loads(fixture.read_text())
+    return stored["cache_version"], stored["numbers"]
+
+
+HOW = ("If the change is meant to alter what training computes, raise CACHE_VERSION in "
+       "utils/s2s/cache_version.py and re-record with `PYTHONPATH=utils python "
+       "tests/numerics.py`; otherwise the change has a bug.")
+
+
+def record(numbers: dict, fixture: Path, version: int) -> None:
+    """Write `numbers` under `version`; changed numbers under the version they replace are
+    refused (a cached model of the old code would be taken for one of the new)."""
+    if fixture.exists():
+        old_version, old = recorded(fixture)
+        if old_version == version and compare(normalised(numbers), old):
+            raise SystemExit(f"the numbers changed but CACHE_VERSION is still {version}: raise "
+                             "CACHE_VERSION in utils/s2s/cache_version.py first")
+    fixture.parent.mkdir(exist_ok=True)
+    stored = {"cache_version": version, "numbers": numbers}
+    fixture.write_text(json.dumps(stored, indent=None, sort_keys=True) + "\n")
+
+
 if __name__ == "__main__":
-    FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(compute(), indent=None, sort_keys=True) + "\n")
-    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size:,} bytes)")
+    from s2s.cache_version import CACHE_VERSION
+
+    if sys.argv[1:] == ["--check"]:
+        differences = compare(normalised(compute()), recorded()[1])
+        if differences:
+            print(f"{len(differences)} recorded numbers changed, first: {differences[:3]}. "
+                  + HOW)
+            sys.exit(1)
+        print("the recorded numbers hold")
+    else:
+        record(compute(), FIXTURE, CACHE_VERSION)
+        print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size:,} bytes, CACHE_VERSION "
+              f"{CACHE_VERSION})")

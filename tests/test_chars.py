@@ -18,11 +18,13 @@ from s2s.chars import (
     unknown_rate,
     word_level_twin,
 )
-from s2s.data import Vocab, load_translation, tokenize_words
+from s2s.data import load_translation
 from s2s.download import DataError, Release, fetch
 from s2s.metrics import judge
 from s2s.models import ModelConfig
+from s2s.text import tokenize_words
 from s2s.train import TrainConfig
+from s2s.vocab import Vocab
 from s2s.zoo import model_cache_path
 from tiny import tiny_data, trained_tiny
 

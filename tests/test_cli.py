@@ -1,6 +1,8 @@
 """The command line, run as a learner runs it (`python -m s2s ...` in a subprocess): train a
 tiny config on a slice of the real corpus, resume it, translate stdin, evaluate on a split and
-on files; bad configs and arguments fail with exit status 2 and a message naming the key."""
+on files; bad configs and arguments fail with exit status 2, a missing corpus or a damaged
+checkpoint with 1, a bug with 3, each in one line on stderr naming the key, file or folder
+(the traceback only with --verbose)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import s2s
-from s2s.cli import ConfigError, read_config
+from s2s import cli
 from s2s.checkpoints import load_checkpoint, load_history
+from s2s.cli import ConfigError, read_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,10 +46,25 @@ checkpoint = "run.pt"
 """
 
 
-def s2s_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "utils"), "S2S_QUIET": "1"}
+def s2s_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+            **run: object) -> subprocess.CompletedProcess:
+    """`python -m s2s ARGS` in a subprocess; `env` adds or overrides environment variables."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "utils"), "S2S_QUIET": "1", **(env or {})}
+    run = {"capture_output": True, **run}
     return subprocess.run([sys.executable, "-m", "s2s", *args], input=stdin, text=True,
-                          capture_output=True, env=env, timeout=300)
+                          env=env, timeout=300, **run)
+
+
+def one_line_error(out: subprocess.CompletedProcess, status: int, *words: str) -> str:
+    """Check that the command failed with `status` and exactly one non-empty line on stderr
+    (no traceback) holding every one of `words`; returns that line."""
+    assert out.returncode == status, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    for word in words:
+        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -118,24 +136,188 @@ def test_a_bad_config_fails_naming_the_key(tmp_path, old, new, message):
     config = tmp_path / "bad.toml"
     config.write_text(TINY.format(steps=10).replace(old, new))
     out = s2s_cli("train", str(config))
-    assert out.returncode == 2, out.stderr
-    assert message in out.stderr and str(config) in out.stderr, out.stderr
+    line = one_line_error(out, 2, message, str(config))
+    assert line.startswith("s2s train: error: ")
 
 
 def test_other_bad_input_is_refused_with_what_to_do(tmp_path):
     missing = s2s_cli("train", str(tmp_path / "none.toml"))
-    assert missing.returncode == 2 and "no config file" in missing.stderr
+    one_line_error(missing, 2, "no config file", str(tmp_path / "none.toml"))
     (tmp_path / "broken.toml").write_text("[train\nlr = 1")
     broken = s2s_cli("train", str(tmp_path / "broken.toml"))
-    assert broken.returncode == 2 and "not valid TOML" in broken.stderr
+    one_line_error(broken, 2, "not valid TOML", str(tmp_path / "broken.toml"))
     config = tmp_path / "fresh.toml"
     config.write_text(TINY.format(steps=5))
     resume = s2s_cli("train", str(config), "--resume")
-    assert resume.returncode == 2 and "train without --resume first" in resume.stderr
-    no_ckpt = s2s_cli("translate", str(tmp_path / "none.pt"), stdin="Go!\n")
-    assert no_ckpt.returncode == 2 and "no checkpoint at" in no_ckpt.stderr
-    evaluate = s2s_cli("evaluate", str(tmp_path / "none.pt"))
-    assert evaluate.returncode == 2
+    one_line_error(resume, 2, "train without --resume first", str(tmp_path / "run.pt"))
+    (tmp_path / "folder").mkdir()
+    config.write_text(TINY.format(steps=5).replace('"run.pt"', '"folder"'))
+    into_folder = s2s_cli("train", str(config))
+    one_line_error(into_folder, 2, "[output] checkpoint", str(tmp_path / "folder"), "a folder")
+    device = s2s_cli("train", str(config), "--device", "gpu0")
+    one_line_error(device, 2, "--device='gpu0' is not a device name")
+
+
+@pytest.mark.parametrize("command", ["translate", "evaluate"])
+def test_a_missing_checkpoint_is_a_usage_error_naming_the_path(tmp_path, command):
+    out = s2s_cli(command, str(tmp_path / "none.pt"), stdin="Go!\n")
+    line = one_line_error(out, 2, "no checkpoint at", str(tmp_path / "none.pt"))
+    assert line.startswith(f"s2s {command}: error: ")
+
+
+@pytest.mark.parametrize("command", ["translate", "evaluate"])
+def test_a_folder_given_as_the_checkpoint_is_refused_naming_what_it_holds(tmp_path, command):
+    (tmp_path / "run.pt").write_bytes(b"")  # named in the message, never read
+    out = s2s_cli(command, str(tmp_path), stdin="Go!\n")
+    one_line_error(out, 2, f"the checkpoint {tmp_path} is a folder", "run.pt")
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize("mirror", ["empty", "absent", "corrupt"])
+def test_a_missing_corpus_fails_with_status_1_naming_the_mirror(tmp_path, mirror):
+    """S2S_DATA_DIR set to a folder without the archive, to no folder, or to one whose archive
+    is not a known release: one line naming the folder or the file, no checkpoint written."""
+    folder = tmp_path / "data"
+    if mirror != "absent":
+        folder.mkdir()
+    if mirror == "corrupt":
+        (folder / "fra-eng.zip").write_bytes(b"not a zip archive")
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.format(steps=5))
+    out = s2s_cli("train", str(config), env={"S2S_DATA_DIR": str(folder)})
+    named = {"empty": ("S2S_DATA_DIR", str(folder), "fra-eng.zip"),
+             "absent": ("S2S_DATA_DIR", str(folder)),
+             "corrupt": (str(folder / "fra-eng.zip"),)}[mirror]
+    line = one_line_error(out, 1, *named)
+    assert line.startswith("s2s train: error: ")
+    assert not (tmp_path / "run.pt").exists()
+
+
+@pytest.fixture
+def damaged(trained, tmp_path) -> dict[str, Path]:
+    """Files that are not usable checkpoints: the first half of a real one, a text file, and
+    a torch file that holds a tensor, not a checkpoint."""
+    import torch
+
+    whole = trained[1].read_bytes()
+    files = {"truncated": tmp_path / "truncated.pt", "text": tmp_path / "notes.pt",
+             "tensor": tmp_path / "tensor.pt"}
+    files["truncated"].write_bytes(whole[: len(whole) // 2])
+    files["text"].write_text("I am cold.\tJ'ai froid.\n")
+    torch.save(torch.zeros(3), files["tensor"])
+    return files
+
+
+@pytest.mark.parametrize(("command", "kind"), [
+    ("translate", "truncated"), ("translate", "text"), ("translate", "tensor"),
+    ("evaluate", "truncated"),
+])
+def test_a_damaged_checkpoint_fails_with_status_1_naming_the_file(trained, damaged, command,
+                                                                  kind):
+    path = damaged[kind]
+    args = [command, str(path)] + (["--config", str(trained[0])] if command == "evaluate" else [])
+    out = s2s_cli(*args, stdin="Go!\n")
+    line = one_line_error(out, 1, str(path), "checkpoint")
+    assert line.startswith(f"s2s {command}: error: ") and out.stdout == ""
+
+
+def test_resuming_a_damaged_checkpoint_fails_with_status_1_naming_it(damaged, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.format(steps=5).replace('"run.pt"', '"truncated.pt"'))
+    out = s2s_cli("train", str(config), "--resume")
+    one_line_error(out, 1, str(damaged["truncated"]), "checkpoint")
+
+
+def test_verbose_adds_the_traceback_above_the_line(damaged):
+    path = damaged["truncated"]
+    for args in (["translate", str(path), "--verbose"], ["-v", "translate", str(path)]):
+        out = s2s_cli(*args, stdin="Go!\n")
+        assert out.returncode == 1, out.stderr
+        assert out.stderr.startswith("Traceback (most recent call last):"), out.stderr
+        assert "CheckpointError" in out.stderr  # the library's class, and torch's cause
+        last = out.stderr.splitlines()[-1]
+        assert last.startswith("s2s translate: error: ") and str(path) in last
+
+
+def test_a_closed_output_pipe_ends_in_one_line(trained):
+    """`... | head -0`: stdout's reader is gone before anything is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        out = s2s_cli("translate", str(trained[1]), stdin="Go!\n", stdout=write,
+                      stderr=subprocess.PIPE, capture_output=False)
+    finally:
+        os.close(write)
+    one_line_error(out, 1, "Broken pipe")
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    for argv in (["--help"], ["train", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        assert done.value.code == 0
+        shown = capsys.readouterr().out
+        assert "exit status:" in shown and "--verbose" in shown
+        for status in ("0 ", "1 ", "2 ", "3 ", "130 "):
+            assert f"\n  {status}" in shown, status
+
+
+def test_exit_status_by_class_and_origin():
+    """Library errors (the s2s package's own ValueError, TypeError, RuntimeError; OSError or
+    memory from anywhere) give 1, a config 2, anything else (a bug) 3, Ctrl-C 130."""
+    import torch
+
+    from s2s.arguments import check_int
+
+    def raised_by(call) -> BaseException:
+        with pytest.raises(BaseException) as info:
+            call()
+        return info.value
+
+    def raised_here(err: BaseException) -> BaseException:
+        """`err`, raised here: in the tests, not in the s2s package."""
+        try:
+            raise err
+        except BaseException as caught:
+            return caught
+
+    assert cli.exit_status(raised_here(ConfigError("bad key"))) == 2
+    assert cli.exit_status(raised_by(lambda: check_int("steps", "ten"))) == 1  # TypeError, s2s
+    assert cli.exit_status(raised_by(lambda: check_int("steps", 0, low=1))) == 1  # ValueError
+    assert cli.exit_status(raised_here(FileNotFoundError(2, "No such file", "x.pt"))) == 1
+    assert cli.exit_status(raised_here(torch.OutOfMemoryError("CUDA out of memory"))) == 1
+    assert cli.exit_status(raised_here(MemoryError())) == 1
+    assert cli.exit_status(raised_by(lambda: torch.zeros(2).view(3))) == 3  # torch's, a bug
+    assert cli.exit_status(raised_here(ValueError("raised here, outside s2s"))) == 3
+    assert cli.exit_status(raised_here(KeyError("model_state"))) == 3
+    assert cli.exit_status(ValueError("never raised: no traceback")) == 3
+    assert cli.exit_status(raised_here(KeyboardInterrupt())) == 130
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        return {}["model_state"]
+
+    monkeypatch.setattr(cli, "train", broken)
+    assert cli.main(["train", "x.toml"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("s2s train: internal error: KeyError: 'model_state'")
+    assert "rerun with --verbose" in err
+    assert cli.main(["train", "x.toml", "--verbose"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "in broken" in err
+    assert err.splitlines()[-1].startswith("s2s train: internal error: KeyError")
+
+
+def test_an_interrupt_ends_with_status_130_in_one_line(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "train", interrupted)
+    assert cli.main(["train", "x.toml"]) == 130
+    assert capsys.readouterr().err == ("s2s train: interrupted; --resume continues from its "
+                                       "last checkpoint\n")
 
 
 def test_the_repository_configs_are_valid():

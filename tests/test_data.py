@@ -9,29 +9,19 @@ import torch
 
 from d2l_oracle import load_d2l
 from s2s.data import (
-    BOS,
-    EOS,
-    PAD,
-    SPECIALS,
-    UNK,
     BucketBatchSampler,
     PairDataset,
-    Vocab,
     collate,
-    detokenize,
     group_references,
     leaked_fraction,
     make_loader,
     naive_split,
-    normalize,
     padding_efficiency,
-    parse_pairs,
     split_by_source,
-    tokenize_chars,
-    tokenize_words,
-    tokenize_zh,
 )
 from s2s.download import DataError, fetch, read_text
+from s2s.text import detokenize, normalize, parse_pairs, tokenize_chars, tokenize_words, tokenize_zh
+from s2s.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 
 
 @pytest.fixture(scope="module")

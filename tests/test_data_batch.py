@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s.data import EOS, PAD, UNK, PairDataset, Vocab, collate, source_batch
+from s2s.data import PairDataset, collate, source_batch
+from s2s.vocab import EOS, PAD, UNK, Vocab
 
 VOCAB = Vocab(["a", "b", "c"])  # ids 4, 5, 6
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s.data import BOS, Vocab
 from s2s.decoding import greedy
 from s2s.models import (
     MODEL_BUILDERS,
@@ -17,6 +16,7 @@ from s2s.models import (
     select_hidden,
     top_layer,
 )
+from s2s.vocab import BOS, Vocab
 
 CASES = [
     ("rnn", {}),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s.data import BOS, EOS
-from s2s.decoding import greedy, translate
+from s2s import translate
+from s2s.decoding import greedy
 from s2s.models import Decoder, Encoder, EncoderDecoder
+from s2s.vocab import BOS, EOS
 from tiny import trained_tiny
 
 

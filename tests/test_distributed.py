@@ -118,7 +118,7 @@ def test_only_rank_0_writes_and_the_checkpoint_loads_in_one_process(runs):
     assert world() == World(0, 1)  # this process is not in any group
     model = load_checkpoint(dist / "run.pt")
     reference = load_checkpoint(single / "run.pt")
-    from s2s.decoding import translate
+    from s2s import translate
     sentences = ["i am tired .", "he is here .", "we are late ."]
     assert translate(model, sentences, beam_size=3) == translate(reference, sentences,
                                                                  beam_size=3)

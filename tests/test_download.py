@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from loopback import LoopbackServer
-from s2s.data import parse_pairs
 from s2s.download import DataError, Release, fetch, read_text
+from s2s.text import parse_pairs
 
 LINES = "Go.\tVa !\nHi.\tSalut !\nI see.\tJe comprends.\n"
 

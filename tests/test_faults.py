@@ -18,25 +18,22 @@ import torch
 import s2s
 import s2s.data as data_module
 from loopback import LoopbackServer, Pace
+from s2s import get_profile, translate
 from s2s.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from s2s.data import (
-    UNK,
+from s2s.data import Splits, TranslationData, load_translation
+from s2s.decoding import batched_beam_search, beam_search, greedy
+from s2s.download import DataError, Release, fetch
+from s2s.metrics import corpus_bleu, teaching_bleu
+from s2s.text import (
     ParseReport,
-    Splits,
-    TranslationData,
-    Vocab,
     detokenize,
-    load_translation,
     parse_pairs,
     tokenize_chars,
     tokenize_words,
     tokenize_zh,
 )
-from s2s.decoding import batched_beam_search, beam_search, greedy, translate
-from s2s.download import DataError, Release, fetch
-from s2s.metrics import corpus_bleu, teaching_bleu
-from s2s.profiles import get_profile
 from s2s.train import TrainConfig, fit
+from s2s.vocab import UNK, Vocab
 from test_download import GOOD, cache_files, release
 from tiny import tiny_data, tiny_model
 
@@ -439,6 +436,20 @@ def test_a_corrupt_checkpoint_names_its_path(checkpoint, content):
     checkpoint.write_bytes(content)
     raises(lambda: load_checkpoint(checkpoint), CheckpointError,
            f"cannot read the checkpoint {checkpoint}")
+
+
+def test_a_text_file_is_not_a_checkpoint_and_no_unsafe_advice_is_given(checkpoint):
+    """torch's own message for a text file advises weights_only=False (which would run any
+    code a file holds): the library's message says what the file is instead."""
+    checkpoint.write_text("model = 'mine'\n")
+    error = raises(lambda: load_checkpoint(checkpoint), CheckpointError,
+                   f"cannot read the checkpoint {checkpoint}")
+    assert "not a checkpoint at all" in str(error) and "weights_only" not in str(error)
+
+
+def test_a_folder_given_as_checkpoint(tmp_path):
+    raises(lambda: load_checkpoint(tmp_path), IsADirectoryError,
+           f"the checkpoint {tmp_path} is a folder: pass the .pt file")
 
 
 def test_a_damaged_checkpoint_with_wrong_weights(checkpoint):

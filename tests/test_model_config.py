@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from s2s.attention import SCORES
-from s2s.data import Vocab
 from s2s.models import MODEL_BUILDERS, ModelConfig, build_model
+from s2s.vocab import Vocab
 
 SIZES = dict(src_vocab_size=12, tgt_vocab_size=10, embed_size=4, hidden_size=6, num_layers=1,
              dropout=0.0)

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from s2s.data import BOS, Vocab, source_batch
+from s2s.data import source_batch
 from s2s.models import ModelConfig, build_model
+from s2s.vocab import BOS, Vocab
 
 SRC = Vocab([f"s{i}" for i in range(7)])
 TGT = Vocab([f"t{i}" for i in range(9)])

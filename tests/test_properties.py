@@ -11,7 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s2s.data import SPECIALS, TOKENIZERS, Vocab, detokenize, parse_pairs
+from s2s.text import TOKENIZERS, detokenize, parse_pairs
+from s2s.vocab import SPECIALS, Vocab
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 

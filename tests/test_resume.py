@@ -134,7 +134,8 @@ def test_divergence_stops_with_the_step_and_keeps_the_best_weights(tmp_path, mon
 
 
 def test_fit_refuses_data_with_other_vocabularies_and_empty_splits():
-    from s2s.data import Splits, TranslationData, Vocab
+    from s2s.data import Splits, TranslationData
+    from s2s.vocab import Vocab
 
     data = tiny_data()
     wider = Vocab.build([s for s, _ in data.splits.train] + [["zzz"]], 1)

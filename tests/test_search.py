@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from s2s.data import BOS, EOS, Vocab, source_batch
+from s2s.data import source_batch
 from s2s.decoding import (
     Hypothesis,
     batched_beam_search,
@@ -18,6 +18,7 @@ from s2s.decoding import (
     normalised,
 )
 from s2s.models import ModelConfig, build_model
+from s2s.vocab import BOS, EOS, Vocab
 from tiny import trained_tiny
 
 KINDS = [("rnn", {}), ("luong", {"bidirectional": True, "attention": "general"}),

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from s2s.checkpoints import load_checkpoint, load_history, save_checkpoint
-from s2s.data import PAD
 from s2s.models import ModelConfig
 from s2s.train import TrainConfig, feed_back_logits, fit, learning_rate, sequence_loss
+from s2s.vocab import PAD
 from tiny import tiny_data, tiny_model
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import s2s.translator as tr
-from s2s.decoding import translate
+from s2s import translate
 from s2s.models import ModelConfig, build_model
 from s2s.train import TrainConfig, fit
 from tiny import tiny_data
@@ -41,7 +41,8 @@ def test_nbest_list_and_attention_of_the_best(trained):
     assert result.weights.shape == (4, 4)
     torch.testing.assert_close(result.weights.sum(-1), torch.ones(4))
     # the best hypothesis's score is its log-probability under teacher forcing
-    from s2s.data import BOS, EOS, source_batch
+    from s2s.data import source_batch
+    from s2s.vocab import BOS, EOS
     src, src_len = source_batch(trained.src_vocab, [["w1", "w4", "w7"]])
     ids = trained.tgt_vocab.encode(["W7", "W4", "W1"])
     with torch.no_grad():

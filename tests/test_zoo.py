@@ -7,12 +7,13 @@ import random
 import pytest
 import torch
 
-from s2s import translate, zoo
-from s2s.data import ParseReport, Splits, TranslationData, Vocab, tokenize_words, tokenize_zh
+from s2s import PROFILES, translate, zoo
+from s2s.data import Splits, TranslationData
 from s2s.download import Release
 from s2s.models import build_model
-from s2s.profiles import PROFILES
+from s2s.text import ParseReport, tokenize_words, tokenize_zh
 from s2s.train import TrainConfig, fit
+from s2s.vocab import Vocab
 from tiny import tiny_data, tiny_model
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
-from s2s.data import ParseReport, Splits, TranslationData, Vocab
+from s2s.data import Splits, TranslationData
 from s2s.download import Release
 from s2s.models import ModelConfig, build_model
+from s2s.text import ParseReport
+from s2s.vocab import Vocab
 
 WORDS = [f"w{i}" for i in range(12)]
 

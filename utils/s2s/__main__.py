@@ -1,4 +1,5 @@
-"""`python -m s2s`: the command line (s2s.cli)."""
+"""`python -m s2s`: the command line (s2s.cli; its docstring and `--help` list the exit
+statuses)."""
 
 from s2s.cli import main
 

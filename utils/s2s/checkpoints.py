@@ -114,18 +114,30 @@ class CheckpointError(ValueError):
     The message names the file; the error torch raised is chained (`__cause__`)."""
 
 
+def _starts_like_a_zip(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint at `path` as written (tensors on the CPU); `CheckpointError` when it is
     unreadable or not an s2s checkpoint."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"the checkpoint {path} is a folder: pass the .pt file in it "
+                                "that fit or save_checkpoint wrote")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, PermissionError):
         raise  # their message names the path already
     except Exception as err:  # torch, zipfile, pickle and OS errors all mean: unreadable
-        raise CheckpointError(
-            f"cannot read the checkpoint {path}: {type(err).__name__}: {str(err)[:200]}. The "
-            "file is truncated or corrupt (an interrupted copy, a full disk?): delete it and "
-            "train again, or restore it from a copy") from err
+        # torch's own message stays in __cause__: it can advise weights_only=False, which
+        # would run whatever code an untrusted file holds.
+        what = ("is truncated or corrupt (an interrupted copy, a full disk?): delete it and "
+                "train again, or restore it from a copy" if _starts_like_a_zip(path) else
+                "is not a checkpoint at all (torch saves zip archives): pass a file written "
+                "by fit or save_checkpoint")
+        raise CheckpointError(f"cannot read the checkpoint {path} ({type(err).__name__}): it "
+                              f"{what}") from err
     if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an s2s checkpoint (format {CHECKPOINT_FORMAT}): "
                               "pass a file written by fit or save_checkpoint")

@@ -20,13 +20,33 @@ key, or a value of the wrong type, is an error that names it:
 needs); `--resume` continues it with the config's budget. `translate` reads one sentence per
 line and writes one translation per line (an empty line stays empty, so lines stay aligned).
 `evaluate` prints sacrebleu's BLEU and chrF, on a split of the config's data or on files (one
-sentence per line; several `--reference` files give several references per sentence)."""
+sentence per line; several `--reference` files give several references per sentence).
+
+Exit status:
+  0    done
+  1    the run failed: the corpus is missing or unverified (S2S_DATA_DIR, the download), a
+       checkpoint is damaged or not a checkpoint, a file cannot be read or written, the device
+       is absent, training diverged, memory ran out
+  2    bad usage: an unknown option, a config, checkpoint or input file that is not there, a
+       config with an unknown table or key, a value of the wrong type, a setting the library
+       refuses
+  3    an unexpected error, most likely a bug: rerun with --verbose and report the traceback
+  130  interrupted (Ctrl-C); a training run keeps its last checkpoint, --resume continues it
+An error prints one line on stderr, `s2s COMMAND: error: MESSAGE`, naming the file, argument
+or setting at fault and what to do; --verbose adds the full traceback above it.
+A library error (status 1) is an OSError, a MemoryError or torch's OutOfMemoryError (the
+machine's or the files' state, wherever it was raised), or a ValueError, TypeError,
+RuntimeError or FloatingPointError that the s2s package raised itself (CheckpointError,
+DataError, a refused device, ...); any other exception, or one of those raised inside another
+library (torch, ...), is unexpected (3)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tomllib
+import traceback
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -144,6 +164,8 @@ def train(config_path: str | Path, resume: bool = False, device: str | None = No
     several = distributed.launched_by_torchrun()
     if several:
         device = distributed.join(device)
+    elif device is not None:
+        device = _checked_device(device)
     try:
         checkpoint = _train(config, config_path, cfg, resume, device or s2s.get_device())
     except BaseException:
@@ -155,6 +177,17 @@ def train(config_path: str | Path, resume: bool = False, device: str | None = No
     return checkpoint
 
 
+def _checked_device(name: str):
+    """--device as a torch.device, checked before the data loads: a name that is no device is a
+    usage error (2); a device this machine lacks stays the library's RuntimeError (1)."""
+    from s2s.runtime import check_device
+
+    try:
+        return check_device(name, "--device")
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+
+
 def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device) -> Path:
     import s2s
     from s2s.chars import longest
@@ -163,6 +196,13 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
     from s2s.train import fit
 
     main = world().main
+    checkpoint = checkpoint_path(config, config_path)  # checked before the data is loaded
+    if checkpoint.is_dir():
+        raise ConfigError(f"{config_path}: [output] checkpoint is {checkpoint}, a folder: "
+                          "name the file to write, e.g. checkpoint = \"run.pt\"")
+    if resume and not checkpoint.exists():
+        raise ConfigError(f"--resume: there is no checkpoint at {checkpoint} to continue; "
+                          "train without --resume first")
     data = _load_data(config, config_path, verbose=main)
     model_config = _build("model", config_path, lambda: ModelConfig(
         src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
@@ -172,10 +212,6 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
     model = build_model(model_config, data.src_vocab, data.tgt_vocab)
     if world().size > 1:  # DDP starts every rank from rank 0's weights; dropout differs
         s2s.seed_everything(cfg.seed + world().rank)
-    checkpoint = checkpoint_path(config, config_path)
-    if resume and not checkpoint.exists():
-        raise ConfigError(f"--resume: there is no checkpoint at {checkpoint} to continue; "
-                          "train without --resume first")
     history = fit(model, data, cfg, device=device, checkpoint=checkpoint, resume=resume)
     if main:
         processes = f" on {world().size} processes" if world().size > 1 else ""
@@ -208,8 +244,8 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
              references: Sequence[str | Path] = (), **search) -> tuple[object, object]:
     """sacrebleu BLEU and chrF of the checkpoint's model: on `split` of the config's data, or
     on a source file against one or more reference files. Returns (Bleu, ChrF)."""
-    from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
     from s2s.checkpoints import load_checkpoint
+    from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
 
     model = load_checkpoint(checkpoint)
     if config is not None:
@@ -239,8 +275,24 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
             corpus_chrf(hypotheses, per_sentence))
 
 
+EXIT_FAILED = 1  # the exit statuses the module docstring documents
+EXIT_USAGE = 2  # argparse's own status for a usage error
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+PACKAGE = Path(__file__).resolve().parent  # the s2s package: where its own errors are raised
+DESCRIPTION, _, EXIT_STATUS = __doc__.partition("\nExit status:\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
 def _search_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--beam", type=int, default=None, help="beam size (default: greedy)")
+    parser.add_argument("--beam", type=positive_int, default=None,
+                        help="beam size (default: greedy)")
     parser.add_argument("--length-penalty", choices=["average", "gnmt"], default=None)
     parser.add_argument("--alpha", type=float, default=0.6, help="GNMT's alpha")
 
@@ -255,53 +307,128 @@ def _search(args: argparse.Namespace) -> dict:
     return search
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2s", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _parser() -> argparse.ArgumentParser:
+    style = dict(epilog="exit status:\n" + EXIT_STATUS,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m s2s", description=DESCRIPTION, **style)
+    verbose_help = "on an error, print the full traceback too"
+    parser.add_argument("--verbose", "-v", action="store_true", help=verbose_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    p_train = commands.add_parser("train", help="train the model a TOML config describes")
+    p_train = commands.add_parser("train", help="train the model a TOML config describes",
+                                  **style)
     p_train.add_argument("config")
     p_train.add_argument("--resume", action="store_true",
                          help="continue the config's checkpoint")
     p_train.add_argument("--device", default=None, help="cpu or cuda (default: by hardware)")
-    p_tr = commands.add_parser("translate", help="stdin -> stdout, one sentence per line")
+    p_tr = commands.add_parser("translate", help="stdin -> stdout, one sentence per line",
+                               **style)
     p_tr.add_argument("checkpoint")
     _search_args(p_tr)
-    p_ev = commands.add_parser("evaluate", help="sacrebleu BLEU and chrF")
+    p_ev = commands.add_parser("evaluate", help="sacrebleu BLEU and chrF", **style)
     p_ev.add_argument("checkpoint")
     p_ev.add_argument("--config", default=None, help="evaluate on a split of its data")
     p_ev.add_argument("--split", choices=["train", "valid", "test"], default="test")
-    p_ev.add_argument("--max-sentences", type=int, default=None)
+    p_ev.add_argument("--max-sentences", type=positive_int, default=None)
     p_ev.add_argument("--source", default=None, help="a file of sources, one per line")
     p_ev.add_argument("--reference", action="append", default=[],
                       help="a file of references, one per source line (repeatable)")
     _search_args(p_ev)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            train(args.config, resume=args.resume, device=args.device)
-        elif args.command == "translate":
-            from s2s.checkpoints import load_checkpoint
+    for sub in (p_train, p_tr, p_ev):  # after the command too; SUPPRESS: no default there,
+        # which would overwrite a --verbose given before the command
+        sub.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                         help=verbose_help)
+    return parser
 
-            model = load_checkpoint(_existing(args.checkpoint))
-            for line in translate_lines(model, sys.stdin.read().splitlines(),
-                                        **_search(args)):
-                print(line)
-        else:
-            bleu, chrf = evaluate(_existing(args.checkpoint), config=args.config,
-                                  split=args.split, max_sentences=args.max_sentences,
-                                  source=args.source, references=args.reference,
-                                  **_search(args))
-            print(bleu)
-            print(chrf)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    try:
+        _run(args)
+        sys.stdout.flush()  # a closed pipe (`| head`) fails here, inside the report below
+    except (Exception, KeyboardInterrupt) as err:
+        if isinstance(err, BrokenPipeError):
+            # stdout's reader is gone: point stdout at devnull, or Python's own flush at exit
+            # fails again and prints a second error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return report(err, args.command, verbose=args.verbose)
     return 0
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "train":
+        train(args.config, resume=args.resume, device=args.device)
+    elif args.command == "translate":
+        from s2s.checkpoints import load_checkpoint
+
+        model = load_checkpoint(_existing(args.checkpoint))
+        for line in translate_lines(model, sys.stdin.read().splitlines(), **_search(args)):
+            print(line)
+    else:
+        bleu, chrf = evaluate(_existing(args.checkpoint), config=args.config,
+                              split=args.split, max_sentences=args.max_sentences,
+                              source=args.source, references=args.reference,
+                              **_search(args))
+        print(bleu)
+        print(chrf)
+
+
+def exit_status(err: BaseException) -> int:
+    """The exit status for an error that ended a command (see the module docstring)."""
+    if isinstance(err, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(err, ConfigError):
+        return EXIT_USAGE
+    torch = sys.modules.get("torch")
+    out_of_memory = torch is not None and isinstance(err, torch.OutOfMemoryError)
+    if isinstance(err, OSError | MemoryError) or out_of_memory:
+        return EXIT_FAILED
+    deliberate = (isinstance(err, ValueError | TypeError | RuntimeError | FloatingPointError)
+                  and not isinstance(err, NotImplementedError))
+    return EXIT_FAILED if deliberate and _raised_in_s2s(err) else EXIT_BUG
+
+
+def _raised_in_s2s(err: BaseException) -> bool:
+    """Whether the innermost frame of err's traceback is the s2s package's own code."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename  # "<string>" for code made at run time
+    return os.path.isabs(filename) and Path(filename).resolve().is_relative_to(PACKAGE)
+
+
+def report(err: BaseException, command: str, *, verbose: bool = False) -> int:
+    """Print the error as one line on stderr (after its traceback when verbose); returns its
+    exit status."""
+    status = exit_status(err)
+    if verbose:
+        traceback.print_exception(err)
+    message = " ".join(str(err).split()) or type(err).__name__  # the line stays one line
+    if status == EXIT_INTERRUPTED:
+        resume = "; --resume continues from its last checkpoint" if command == "train" else ""
+        line = f"interrupted{resume}"
+    elif status == EXIT_BUG:
+        where = ("the traceback above" if verbose else
+                 "the traceback (rerun with --verbose to print it)")
+        line = (f"internal error: {type(err).__name__}: {message}. This is unexpected, most "
+                f"likely a bug: please report it with {where}")
+    else:
+        line = f"error: {message}"
+    print(f"s2s {command}: {line}", file=sys.stderr)
+    return status
+
+
 def _existing(checkpoint: str) -> str:
-    if not Path(checkpoint).is_file():
+    path = Path(checkpoint)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.pt"))
+        which = (f" (it holds {', '.join(inside[:3])}{', ...' if len(inside) > 3 else ''})"
+                 if inside else "")
+        raise ConfigError(f"the checkpoint {checkpoint} is a folder{which}: pass the .pt file "
+                          "`python -m s2s train CONFIG` wrote (its [output] checkpoint)")
+    if not path.is_file():
         raise ConfigError(f"no checkpoint at {checkpoint}: train one with `python -m s2s "
                           "train CONFIG` (its [output] checkpoint)")
     return checkpoint

@@ -22,30 +22,17 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from s2s.checks import check_int, check_real
+from s2s.arguments import check_int, check_real
 from s2s.download import DataError, Release, fetch, read_text
 from s2s.text import (
-    ATTRIBUTION,
     TOKENIZERS,
     ParseReport,
     Tokens,
-    detokenize,
-    normalize,
     parse_pairs,
-    split_lines,
-    tokenize_chars,
-    tokenize_words,
-    tokenize_zh,
 )
-from s2s.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
+from s2s.vocab import BOS, EOS, PAD, SPECIALS, Vocab
 
 __all__ = [
-    # s2s.text, re-exported
-    "ATTRIBUTION", "TOKENIZERS", "ParseReport", "Tokens", "detokenize", "normalize",
-    "parse_pairs", "split_lines", "tokenize_chars", "tokenize_words", "tokenize_zh",
-    # s2s.vocab, re-exported
-    "BOS", "EOS", "PAD", "SPECIALS", "UNK", "Vocab",
-    # this module
     "DEFAULT_TOKENIZERS", "BucketBatchSampler", "Pair", "PairDataset", "Splits",
     "TranslationData", "collate", "group_references", "leaked_fraction", "load_translation",
     "make_loader", "naive_split", "padding_efficiency", "source_batch", "split_by_source",

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from s2s.checks import check_int, check_real
+from s2s.arguments import check_int, check_real
 from s2s.data import source_batch
 from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
 from s2s.text import TOKENIZERS, detokenize

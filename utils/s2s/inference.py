@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from s2s.checks import check_int
+from s2s.arguments import check_int
 from s2s.decoding import never_generate
 from s2s.models import DecoderState, EncoderDecoder
 from s2s.vocab import BOS, EOS

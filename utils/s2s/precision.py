@@ -16,18 +16,18 @@ run in the 16-bit type, while operations on autocast's fp32 list — the loss fu
 a GPU also softmax — run in fp32. On a CPU the attention softmax of a 16-bit score runs in
 bf16. `fit` computes the loss outside autocast, from the logits cast to fp32.
 
-`auto` (the profiles' setting) picks by a rule (README, *Precision*):
+`auto` (the profiles' setting) picks by a rule (benchmarks/README.md, *Precision*):
 
 * CPU: `bf16` when the processor has native bf16 instructions (AVX512-BF16 or AMX), where
-  a training step measured 1.2-1.4x faster (README, *Benchmarks*); otherwise `fp32` (without
+  a training step measured 1.2-1.4x faster (benchmarks/README.md); otherwise `fp32` (without
   those instructions bf16 is emulated; not measured here).
 * CUDA GPU without bf16 (compute capability below 8.0, e.g. Colab's T4): `fp16` with a
   gradient scaler — these GPUs' tensor cores run fp16 and not bf16 (a hardware fact; not
   measured in this course yet).
 * CUDA GPU with bf16 (A100, H100): `fp32`. At the `gpu` profile's sizes (batch 256, two
   layers of 512) a training step is bound by kernel launches, not arithmetic: bf16 autocast
-  was measured slower on an H100 (Luong: bf16 99k vs fp32 139k target tokens/s, figures
-  reported in issue 15), the casts costing more than they save.
+  was measured slower on an H100 (Luong: bf16 99k vs fp32 139k target tokens/s, an earlier
+  measurement quoted in benchmarks/README.md), the casts costing more than they save.
 * any other device: `fp32`.
 """
 

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from s2s import settings
+from s2s.arguments import check_bool, check_int, check_real
 from s2s.checkpoints import (
     History,
     ResumeState,
@@ -39,7 +40,6 @@ from s2s.checkpoints import (
     read_checkpoint,
     write_checkpoint,
 )
-from s2s.checks import check_bool, check_int, check_real
 from s2s.data import TranslationData
 from s2s.distributed import Group
 from s2s.models import Seq2Seq

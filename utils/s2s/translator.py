@@ -19,11 +19,12 @@ import torch
 from torch import Tensor
 
 from s2s import settings
-from s2s.checks import check_int
-from s2s.data import BOS, source_batch
+from s2s.arguments import check_int
+from s2s.data import source_batch
 from s2s.decoding import batched_beam_search, encode_sentences, output_limit
 from s2s.models import AttendingState, Seq2Seq
 from s2s.text import detokenize
+from s2s.vocab import BOS
 
 
 @dataclass
@@ -67,7 +68,7 @@ def nbest_with_attention(model: Seq2Seq, sentence: str, *, beam_size: int = 5, n
     return Translation(sentence, nbest, source, target, weights)
 
 
-def describe(translation: Translation) -> str:
+def nbest_text(translation: Translation) -> str:
     """The n-best list as text: rank, score, translation."""
     lines = [f"{translation.sentence!r}:"]
     lines += [f"  {rank}. {score:8.3f}  {text}"
@@ -81,7 +82,7 @@ def show(translation: Translation) -> None:
 
     from s2s.plot import attention_heatmap
 
-    print(describe(translation))
+    print(nbest_text(translation))
     if translation.weights is not None:
         attention_heatmap(translation.weights, translation.source, translation.target,
                           title="attention of the best translation")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from s2s.checks import check_int
+from s2s.arguments import check_int
 from s2s.text import Tokens, check_tokens
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3

@@ -156,8 +156,8 @@ def profile_train_config(profile: Profile, **changes: object) -> TrainConfig:
 
 def attention_model(profile: Profile, data: TranslationData,
                     device: torch.device | str = "cpu") -> tuple[Seq2Seq, History]:
-    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the concat
-    (additive) score — trained for the profile's `attention_minutes`, the learning rate
+    """Chapter 4's best model — bidirectional GRU encoder, Luong decoder with the additive
+    score — trained for the profile's `attention_minutes`, the learning rate
     falling linearly to 0 over the last 40 % of them (once; later calls load it from the
     cache)."""
     config = profile_config("luong", profile, data, bidirectional=True, attention="additive")

@@ -1,8 +1,9 @@
 """Encoder-decoder models: the interface (`base`), the RNN models of chapter 3 (`rnn`), and
-the attention decoders of chapter 4 (`attention`), CS224n's system of chapter 7 (`nmt`, the
+the attention decoders of chapter 4 (`attentive`), CS224n's system of chapter 7 (`nmt`, the
 model kind "nmt"). Everything is importable from here."""
 
-from s2s.models.attention import AttentionState, BahdanauDecoder, LuongDecoder
+from s2s.models import nmt  # noqa: F401  (registers the kind "nmt")
+from s2s.models.attentive import AttentionState, BahdanauDecoder, LuongDecoder
 from s2s.models.base import (
     MODEL_BUILDERS,
     AttendingState,
@@ -16,7 +17,6 @@ from s2s.models.base import (
     build_model,
     register,
 )
-from s2s.models.nmt import _build_nmt  # noqa: F401  (registers the kind "nmt")
 from s2s.models.rnn import (
     RNNDecoder,
     RNNEncoder,

@@ -17,16 +17,16 @@ the chapter's ablations change one field each: `input_feeding`, `attention` (any
 
 from __future__ import annotations
 
-from s2s.models.attention import LuongDecoder, _check_luong, _memory_size
+from s2s.models.attentive import LuongDecoder, check_luong, memory_size
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
 from s2s.models.rnn import RNNEncoder
 
 
-@register("nmt", _check_luong)  # the same fields as Luong's kind, the same checks
+@register("nmt", check_luong)  # the same fields as Luong's kind, the same checks
 def _build_nmt(c: ModelConfig) -> tuple[Encoder, Decoder]:
     encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
                          c.cell, c.bidirectional, bridge="linear")
-    decoder = LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, _memory_size(c),
+    decoder = LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, memory_size(c),
                            c.num_layers, c.dropout, c.cell, c.attention or "general",
                            c.input_feeding, feed_dropped=True, out_bias=False)
     return encoder, decoder

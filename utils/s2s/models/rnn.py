@@ -42,8 +42,10 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(param)
 
 
-def _rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
-         bidirectional: bool = False) -> nn.GRU | nn.LSTM:
+def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+             bidirectional: bool = False) -> nn.GRU | nn.LSTM:
+    """A batch-first `nn.GRU` or `nn.LSTM` (`cell`), with dropout between layers only when
+    there are several."""
     if cell not in ("gru", "lstm"):
         raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
     rnn_class = nn.GRU if cell == "gru" else nn.LSTM
@@ -70,7 +72,7 @@ class RNNEncoder(Encoder):
         self.cell, self.bidirectional, self.bridge = cell, bidirectional, bridge
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = _rnn(cell, embed_size, hidden_size, num_layers, dropout, bidirectional)
+        self.rnn = make_rnn(cell, embed_size, hidden_size, num_layers, dropout, bidirectional)
         n_bridges = (2 if cell == "lstm" else 1) if bidirectional else 0
         self.bridges = nn.ModuleList(nn.Linear(2 * hidden_size, hidden_size,
                                                bias=bridge == "tanh")
@@ -122,7 +124,7 @@ class RNNDecoder(Decoder):
         self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = _rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout)
+        self.rnn = make_rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
         self.apply(init_weights)
 

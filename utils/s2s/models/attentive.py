@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from s2s.attention import SCORES, AdditiveScore, Attention, make_score, masked_softmax
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
-from s2s.models.rnn import RNNEncoder, RNNHidden, _rnn, init_weights, select_hidden, top_layer
+from s2s.models.rnn import RNNEncoder, RNNHidden, init_weights, make_rnn, select_hidden, top_layer
 
 
 def _rows(t: Tensor | None, index: Tensor) -> Tensor | None:
@@ -61,7 +61,7 @@ class BahdanauDecoder(Decoder):
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.score = AdditiveScore(hidden_size, memory_size, hidden_size)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = _rnn(cell, embed_size + memory_size, hidden_size, num_layers, dropout)
+        self.rnn = make_rnn(cell, embed_size + memory_size, hidden_size, num_layers, dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
         self.apply(init_weights)
 
@@ -103,7 +103,7 @@ class LuongDecoder(Decoder):
         self.input_feeding, self.feed_dropped = input_feeding, feed_dropped
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         rnn_input = embed_size + (hidden_size if input_feeding else 0)
-        self.rnn = _rnn(cell, rnn_input, hidden_size, num_layers, dropout)
+        self.rnn = make_rnn(cell, rnn_input, hidden_size, num_layers, dropout)
         self.attention = Attention(make_score(score, hidden_size, memory_size, hidden_size))
         self.combine = nn.Linear(memory_size + hidden_size, hidden_size, bias=False)
         self.dropout = nn.Dropout(dropout)
@@ -147,7 +147,8 @@ def _encoder(c: ModelConfig) -> RNNEncoder:
                       c.cell, c.bidirectional)
 
 
-def _memory_size(c: ModelConfig) -> int:
+def memory_size(c: ModelConfig) -> int:
+    """The size of each encoder output the decoder attends to (both directions' states)."""
     return c.hidden_size * (2 if c.bidirectional else 1)
 
 
@@ -163,7 +164,8 @@ def _check_bahdanau(c: ModelConfig) -> list[str]:
     return problems
 
 
-def _check_luong(c: ModelConfig) -> list[str]:
+def check_luong(c: ModelConfig) -> list[str]:
+    """What is wrong with a Luong model's config (empty when nothing is)."""
     if c.attention and c.attention not in SCORES:
         return [f"unknown attention score {c.attention!r}: choose one of {', '.join(SCORES)} "
                 "(unset: 'general')"]
@@ -173,11 +175,11 @@ def _check_luong(c: ModelConfig) -> list[str]:
 @register("bahdanau", _check_bahdanau)
 def _build_bahdanau(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), BahdanauDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
-                                        _memory_size(c), c.num_layers, c.dropout, c.cell)
+                                        memory_size(c), c.num_layers, c.dropout, c.cell)
 
 
-@register("luong", _check_luong)
+@register("luong", check_luong)
 def _build_luong(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
-                                     _memory_size(c), c.num_layers, c.dropout, c.cell,
+                                     memory_size(c), c.num_layers, c.dropout, c.cell,
                                      c.attention or "general", c.input_feeding)
