@@ -584,3 +584,63 @@ def test_cuda_asked_for_without_cuda(monkeypatch):
 def test_a_device_name_that_is_not_one(monkeypatch):
     monkeypatch.setenv("S2S_DEVICE", "gpu")
     raises(s2s.get_device, ValueError, "S2S_DEVICE='gpu' is not a device name (cpu, cuda,")
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points that answered with raw errors from below
+
+
+def test_a_damaged_zip_member_is_a_data_error(tmp_path):
+    import zipfile
+
+    from s2s.download import read_text
+
+    path = tmp_path / "fra-eng.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("fra.txt", "Go.\tVa !\n" * 500)
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"fra.txt") + len(b"fra.txt") + 20  # inside the compressed data
+    raw[start:start + 8] = b"\x00" * 8
+    path.write_bytes(bytes(raw))
+    release = Release("r", "fra-eng", "fra-eng.zip", "sha256:0", None, "fra.txt", "test")
+    raises(lambda: read_text(path, release), DataError, "its member 'fra.txt' is damaged")
+
+
+def test_a_cache_folder_that_is_a_file(tmp_path, monkeypatch):
+    from s2s.download import cache_dir
+
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("S2S_CACHE_DIR", str(tmp_path / "cache"))
+    raises(cache_dir, DataError, "is a file, not a folder: point S2S_CACHE_DIR at a folder")
+
+
+def test_translate_refuses_bytes_and_a_model_without_weights():
+    data = tiny_data()
+    model = tiny_model(data)
+    raises(lambda: translate(model, b"w1 w2"), TypeError, "translate takes text, not bytes")
+    raises(lambda: translate(model.to("meta"), "w1 w2"), ValueError,
+           "translate: the model's weights are on the meta device")
+
+
+def test_fit_refuses_a_checkpoint_under_a_file_before_training(tmp_path):
+    data = tiny_data()
+    (tmp_path / "notes.txt").write_text("a file")
+    steps = []
+    model = tiny_model(data)
+    model.register_forward_hook(lambda *args: steps.append(1))
+    raises(lambda: fit(model, data, TrainConfig(max_steps=10),
+                       checkpoint=tmp_path / "notes.txt" / "model.pt", progress=False),
+           NotADirectoryError, "notes.txt is a file, not a folder")
+    raises(lambda: fit(model, data, TrainConfig(max_steps=10), checkpoint=tmp_path,
+                       progress=False), IsADirectoryError, "is a folder: name a file in it")
+    assert steps == []  # refused before the first step
+
+
+def test_a_loss_climbing_far_above_its_start_stops_training():
+    """lr=1e3 climbs from a loss of about 2.7 to thousands without a non-finite number: the
+    loop stops at the step where the loss passes 4 times its first value."""
+    data = tiny_data()
+    model = tiny_model(data)
+    error = raises(lambda: fit(model, data, TrainConfig(max_steps=200, lr=1e3, batch_size=32),
+                               progress=False), FloatingPointError, "training diverged at step")
+    assert "more than 4 times the first step's" in str(error) and "lr=1000.0" in str(error)

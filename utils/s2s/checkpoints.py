@@ -103,6 +103,22 @@ def write_checkpoint(path: str | Path, model: Seq2Seq, best_state: dict,
         raise
 
 
+def check_checkpoint_path(path: str | Path | None, where: str) -> None:
+    """Refuse, before any work, a checkpoint path that cannot be written: a folder, or one
+    under a file (a regular file where a folder of its path should be)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{where}={str(path)!r} is a folder: name a file in it, e.g. "
+                                f"{str(path / 'model.pt')!r}")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(f"{where}={str(path)!r}: {parent} is a file, not a "
+                                     "folder, so nothing can be written under it: choose "
+                                     "another path")
+
+
 def save_checkpoint(path: str | Path, model: Seq2Seq, history: History | None = None) -> None:
     """Save a model (weights, config, vocabularies) that `load_checkpoint` can rebuild; no
     optimizer state (`fit(..., resume=True)` from it starts a fresh optimizer)."""

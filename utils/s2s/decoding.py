@@ -89,6 +89,16 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
     return outputs, [weights[b, : len(o) + 1, : int(src_len[b])] for b, o in enumerate(outputs)]
 
 
+def check_materialised(model: Seq2Seq, who: str) -> None:
+    """Refuse a model whose weights are on the `meta` device (shapes without values, as
+    `torch.device("meta")` or a lazy loader leaves them): its outputs would be meaningless."""
+    if any(p.device.type == "meta" for p in model.parameters()):
+        raise ValueError(f"{who}: the model's weights are on the meta device (shapes without "
+                         "values): load real weights first, e.g. with "
+                         "s2s.checkpoints.load_checkpoint, or model.to_empty(device='cpu') and "
+                         "load_state_dict")
+
+
 def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[list[str]],
                                                                        list[list[int]]]:
     """Check and tokenise raw sentences; returns (tokens, ids + <eos>) per sentence.
@@ -133,9 +143,13 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
     penalty, see `normalised`). Unknown words become <unk> on the way in."""
     single = isinstance(sentences, str)
     batch = [sentences] if single else sentences
+    if isinstance(sentences, bytes | bytearray):
+        raise TypeError("translate takes text, not bytes: decode them first, e.g. "
+                        "sentences.decode('utf-8')")
     if not single and not isinstance(sentences, Sequence):
         raise TypeError(f"translate takes a string or a list of strings, not "
                         f"{type(sentences).__name__}")
+    check_materialised(model, "translate")
     limit = output_limit(model, max_len)
     check_int("batch_size", batch_size, low=1, hint="sentences decoded at once")
     check_search(beam_size, 1, length_penalty, alpha, beam_none_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -100,7 +101,12 @@ def cache_dir() -> Path:
     import pooch
 
     value = settings.value("S2S_CACHE_DIR")
-    return Path(value).expanduser() if value else Path(pooch.os_cache("s2s"))
+    path = Path(value).expanduser() if value else Path(pooch.os_cache("s2s"))
+    if path.exists() and not path.is_dir():
+        where = f"S2S_CACHE_DIR={value!r}" if value else f"the cache folder {path}"
+        raise DataError(f"{where} is a file, not a folder: point S2S_CACHE_DIR at a folder "
+                        "(it is created when missing), or remove the file")
+    return path
 
 
 def _matches(path: Path, release: Release) -> bool:
@@ -346,7 +352,11 @@ def read_text(path: Path, release: Release) -> str:
             if release.member not in archive.namelist():
                 raise DataError(f"{path} has no member {release.member!r} "
                                 f"(members: {archive.namelist()[:5]})")
-            raw = archive.read(release.member)
+            try:
+                raw = archive.read(release.member)
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+                raise DataError(f"{path}: its member {release.member!r} is damaged ({err}): "
+                                "replace the archive with a verified copy") from err
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

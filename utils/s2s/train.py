@@ -36,6 +36,7 @@ from s2s.arguments import check_bool, check_int, check_real
 from s2s.checkpoints import (
     History,
     ResumeState,
+    check_checkpoint_path,
     check_matches,
     read_checkpoint,
     write_checkpoint,
@@ -267,10 +268,30 @@ def check_finite(loss: float, grad_norm: float, scaler: torch.amp.GradScaler,
     overflow_expected = scaler.is_enabled() and scaler.get_scale() >= 1.0
     if math.isfinite(loss) and (overflow_expected or math.isfinite(grad_norm)):
         return
+    raise FloatingPointError(f"loss {loss}, gradient norm {grad_norm} "
+                             f"{divergence_fix(cfg, precision)}")
+
+
+def divergence_fix(cfg: TrainConfig, precision: str) -> str:
+    """The settings of a diverging run and what to change."""
     fix = ("Lower lr or clip, or train in bf16 or fp32 (precision=...): fp16 overflows above "
            "65,504" if precision == "fp16" else "Lower lr or clip")
-    raise FloatingPointError(f"loss {loss}, gradient norm {grad_norm} (lr={cfg.lr}, "
-                             f"clip={cfg.clip}, precision={precision}). {fix}.")
+    return f"(lr={cfg.lr}, clip={cfg.clip}, precision={precision}). {fix}."
+
+
+DIVERGENCE_FACTOR = 4.0  # a loss this many times the run's first is divergence
+
+
+def check_not_diverging(loss: float, history: History, cfg: TrainConfig,
+                        precision: str) -> None:
+    """Raise FloatingPointError when a finite loss has climbed past DIVERGENCE_FACTOR times the
+    run's first step's loss: an untrained model's loss is about log(vocabulary size), and a
+    model that trains never comes back from being that confidently wrong (too high a
+    learning rate climbs on, a loss of 2.7 to 26,106, without ever becoming non-finite)."""
+    if history.step_loss and loss > DIVERGENCE_FACTOR * history.step_loss[0]:
+        raise FloatingPointError(f"loss {loss:.4g}, more than {DIVERGENCE_FACTOR:g} times the "
+                                 f"first step's {history.step_loss[0]:.4g} "
+                                 f"{divergence_fix(cfg, precision)}")
 
 
 @dataclass
@@ -460,6 +481,7 @@ def begin(model: Seq2Seq, cfg: TrainConfig, device: torch.device, precision: str
     """The model on `device` and what trains it: the optimizer, fp16's gradient scaler (a
     pass-through in other precisions), the feed-back draws' generator and the run's state,
     new or restored from `checkpoint`."""
+    check_checkpoint_path(checkpoint, "fit(checkpoint=...)")
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg.lr, device)
     scaler = grad_scaler(precision, device)
@@ -478,7 +500,9 @@ def guarded_step(model: Seq2Seq, batch: Batch, optimizer: torch.optim.Optimizer,
     """`train_step`, and on divergence: the model back to its best weights, the error naming
     the step and the checkpoint kept."""
     try:
-        return train_step(model, batch, optimizer, cfg, **step_args)
+        result = train_step(model, batch, optimizer, cfg, **step_args)
+        check_not_diverging(result.loss, state.history, cfg, str(step_args["precision"]))
+        return result
     except FloatingPointError as err:
         model.load_state_dict(state.best_state)
         kept = f"; the last good checkpoint {checkpoint} is kept" if checkpoint else ""
