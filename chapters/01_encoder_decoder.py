@@ -100,8 +100,9 @@ torch.set_num_threads(1)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import BOS, EOS, PAD, UNK, tokenize_words
 from s2s.models import Decoder, Encoder, EncoderDecoder
+from s2s.text import tokenize_words
+from s2s.vocab import BOS, EOS, PAD, UNK
 
 print({"<pad>": PAD, "<unk>": UNK, "<bos>": BOS, "<eos>": EOS})
 print(tokenize_words("I am cold."), "->", tokenize_words("J'ai froid."))

@@ -116,7 +116,7 @@ for line in text.splitlines()[:5]:
 # line number and reason) — nothing is dropped without being reported.
 
 # %%
-from s2s.data import parse_pairs
+from s2s.text import parse_pairs
 
 raw_pairs, report = parse_pairs(text)
 print(report)
@@ -133,7 +133,7 @@ print(report)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import detokenize, tokenize_chars, tokenize_words, tokenize_zh
+from s2s.text import detokenize, tokenize_chars, tokenize_words, tokenize_zh
 
 for sentence in ["Go.", "Cours\u202f!", "I'm cold, aren't you?", "J'ai froid."]:
     tokens = tokenize_words(sentence)
@@ -197,7 +197,7 @@ for name, p in s2s.PROFILES.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import Vocab
+from s2s.vocab import Vocab
 
 toy = Vocab.build([["le", "chat", "."], ["le", "chien", "."], ["un", "chat", "!"]], min_freq=2)
 print(toy.itos)
@@ -311,7 +311,8 @@ for ref in references[:5]:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import PAD, PairDataset, collate
+from s2s.data import PairDataset, collate
+from s2s.vocab import PAD
 
 src_vocab = Vocab.build([en for en, _ in splits.train], profile.min_freq)
 tgt_vocab = Vocab.build([fr for _, fr in splits.train], profile.min_freq)

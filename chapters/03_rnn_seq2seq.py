@@ -300,8 +300,8 @@ def my_bleu(hypotheses: list[list[str]], references: list[list[list[str]]]) -> f
 # %%
 from sacrebleu.metrics import BLEU
 
-from s2s.data import detokenize, tokenize_words
 from s2s.metrics import teaching_bleu
+from s2s.text import detokenize, tokenize_words
 
 groups = data.references("valid")[: profile.eval_sentences]
 sources = [detokenize(src) for src, _ in groups]
@@ -561,7 +561,7 @@ print(f"training throughput in these runs: GRU {short_history.tokens_per_second:
 # data instead of translating garbage.
 
 # %%
-from s2s.train import load_checkpoint
+from s2s.checkpoints import load_checkpoint
 
 loaded = load_checkpoint(ckpt / "gru.pt", src_vocab=data.src_vocab, tgt_vocab=data.tgt_vocab,
                          device=device)
@@ -575,7 +575,7 @@ s2s.check(s2s.translate(loaded, sentences) == s2s.translate(gru, sentences),
 # training sources (after the same tokenisation) and say which it is:
 
 # %%
-from s2s.data import tokenize_words
+from s2s.text import tokenize_words
 
 train_sources = {tuple(src) for src, _ in data.splits.train}
 for sentence, translation in zip(sentences, s2s.translate(loaded, sentences), strict=True):

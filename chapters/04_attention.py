@@ -437,9 +437,10 @@ plt.show()
 # the word order changes, the dark cells (high weight) leave the diagonal and cross.
 
 # %%
-from s2s.data import EOS, PAD, detokenize
 from s2s.decoding import greedy
 from s2s.plot import attention_heatmap
+from s2s.text import detokenize
+from s2s.vocab import EOS, PAD
 
 colours = {"red", "black", "white", "blue", "green", "yellow"}  # after the noun in French
 picked = [src for src, _ in data.references("test")

@@ -67,7 +67,7 @@ print(describe(profile.precision, device))  # what training runs in (chapter 3, 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import BOS, EOS
+from s2s.vocab import BOS, EOS
 
 A, B, C = 4, 5, 6  # token ids; 0-3 are <pad>, <unk>, <bos>, <eos> in every vocabulary
 NAMES = {A: "A", B: "B", C: "C", EOS: "<eos>"}

@@ -73,7 +73,7 @@ print(describe(profile.precision, device))  # what training runs in (chapter 3, 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from s2s.data import tokenize_chars, tokenize_words
+from s2s.text import tokenize_chars, tokenize_words
 
 sentence = "Zoë was born in 1999."
 print("words:     ", tokenize_words(sentence))
@@ -241,8 +241,8 @@ print(f"src {tuple(src.shape)} -> {type(state).__name__}: context {tuple(state.c
 # sentence:
 
 # %%
-from s2s.data import BOS
 from s2s.inference import distribution
+from s2s.vocab import BOS
 
 bos = torch.full((len(demo),), BOS, device=device)
 with torch.no_grad():
@@ -273,8 +273,8 @@ plt.show()
 # that writes `<eos>` is finished, and the loop stops when all are, or after `max_len` steps:
 
 # %%
-from s2s.data import EOS
 from s2s.decoding import never_generate
+from s2s.vocab import EOS
 
 
 @torch.no_grad()

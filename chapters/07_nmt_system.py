@@ -138,7 +138,8 @@ for name, part in model.named_children():
 # equation of the table, in its order.
 
 # %% tags=["long"]
-from s2s.data import BOS, source_batch
+from s2s.data import source_batch
+from s2s.vocab import BOS
 
 model.eval()
 source, reference = data.splits.valid[0]
@@ -527,14 +528,13 @@ _ = s2s.check(tests["beam 5"].bleu.score >= profile.expect_bleu_nmt,
 from collections import Counter
 
 from s2s.text import detokenize
-from s2s.translator import describe as describe_nbest
-from s2s.translator import nbest_with_attention
+from s2s.translator import nbest_text, nbest_with_attention
 
 groups = data.references("test")
 picked = [groups[i] for i in (3, 17, 42)]
 for source, refs in picked:
     sentence = detokenize(source, "word")
-    print(describe_nbest(nbest_with_attention(nmt, sentence, beam_size=5, n_best=3)))
+    print(nbest_text(nbest_with_attention(nmt, sentence, beam_size=5, n_best=3)))
     print("  references:", " | ".join(detokenize(r, "word") for r in refs[:3]))
 train_counts = Counter(word for _, target in data.splits.train for word in target)
 for word in ("ajusta", "dérange", "casquette"):
@@ -736,7 +736,7 @@ translator(nmt, example=detokenize(groups[5][0], "word"))
 import tempfile
 from pathlib import Path
 
-from s2s.train import load_history
+from s2s.checkpoints import load_history
 
 TINY = """
 [data]
