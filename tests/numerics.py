@@ -169,7 +169,7 @@ def chapter_numbers() -> dict:
         }
         short = zoo.profile_train_config(profile, max_steps=profile.compare_steps)
         entry = {name: c.to_dict() for name, c in configs.items()}
-        entry["train"] = vars(short)
+        entry["train"] = zoo.train_key(short)
         entry["cached"] = {name: _cached_name(zoo.cached_model, f"ch04-{c.kind}", c, data,
                                               short, profile=profile.name)
                            for name, c in configs.items()}

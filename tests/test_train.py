@@ -216,3 +216,39 @@ def test_progress_without_a_terminal_is_a_few_log_lines(tmp_path):
     assert [line.split(":")[0] for line in lines[:-1]] == [
         "step 50", "step 100 (epoch 100)", "step 100", "step 120"]
     assert lines[-1].startswith("trained 120 steps in") and "(max_steps=120)" in lines[-1]
+
+
+def test_the_attention_scores_learning_rate_can_be_set_apart():
+    """score_lr_scale gives the attention score's weights their own learning rate (the
+    control arm that isolates the optimizer's step on a bilinear score): at a scale of 1e-6
+    they barely move while every other weight trains; at 1 the optimizer has one group."""
+    from s2s.models import build_model
+    from s2s.train import param_groups
+
+    data = tiny_data()
+    torch.manual_seed(0)
+    config = ModelConfig("luong", len(data.src_vocab), len(data.tgt_vocab), embed_size=8,
+                         hidden_size=12, num_layers=1, dropout=0.0, attention="general",
+                         max_len=5)
+    model = build_model(config, data.src_vocab, data.tgt_vocab)
+    assert len(param_groups(model)) == 1
+    groups = param_groups(model, 1e-6)
+    assert [g.get("lr_scale") for g in groups] == [None, 1e-6]
+    assert len(groups[1]["params"]) == 1  # the general score's W
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    fit(model, data, TrainConfig(max_steps=5, batch_size=32, lr=1e-2, score_lr_scale=1e-6,
+                                 precision="fp32"), progress=False)
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
+    assert moved["decoder.attention.score.W.weight"] < 1e-6
+    assert moved["decoder.out.weight"] > 1e-3
+    with pytest.raises(ValueError, match="TrainConfig.score_lr_scale"):
+        TrainConfig(score_lr_scale=0)
+
+
+def test_a_new_training_setting_at_its_default_keeps_the_cache_key():
+    from s2s.train import TrainConfig as Config
+    from s2s.zoo import ADDED_SETTINGS, train_key
+
+    key = train_key(Config())
+    assert not set(ADDED_SETTINGS) & set(key)
+    assert train_key(Config(score_lr_scale=0.1))["score_lr_scale"] == 0.1

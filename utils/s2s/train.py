@@ -51,7 +51,7 @@ from s2s.vocab import PAD
 
 __all__ = [
     "StepResult", "TrainConfig", "TrainState", "evaluate_loss", "feed_back_logits", "fit",
-    "learning_rate", "make_optimizer", "sequence_loss", "train_step",
+    "learning_rate", "make_optimizer", "param_groups", "sequence_loss", "train_step",
 ]
 
 
@@ -104,6 +104,7 @@ class TrainConfig:
     bucket: bool = True  # length-bucketed batches; False: plain shuffled ones (more padding)
     seed: int = 0
     precision: str = "auto"  # fp32, bf16, fp16 (with a gradient scaler) or auto: s2s.precision
+    score_lr_scale: float = 1.0  # the attention score's learning rate, as a multiple of lr
 
     def __setattr__(self, name: str, value: object) -> None:
         """Every field is checked when set (at construction and later): a nonsense setting
@@ -144,6 +145,9 @@ _TRAIN_CHECKS = {
     "bucket": _train_check("bucket", "bool"),
     "seed": _train_check("seed", "int"),
     "precision": lambda value: check_precision(value, "TrainConfig.precision"),
+    "score_lr_scale": _train_check("score_lr_scale", "real", low=0, low_open=True,
+                                   hint="a multiple of lr for the attention score's weights, "
+                                        "e.g. 0.1; 1.0: the same rate as every weight"),
 }
 
 
@@ -162,6 +166,19 @@ def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch:
         used.append(seconds / (60 * cfg.max_minutes))
     left = 1.0 - min(1.0, max(used))  # fraction of the budget still to go
     return cfg.lr * min(1.0, left / cfg.lr_decay)
+
+
+def param_groups(model: nn.Module, score_lr_scale: float = 1.0) -> list[dict]:
+    """The model's weights as the optimizer's parameter groups: one group, or with
+    `score_lr_scale` != 1 a second group of the attention score's weights (names containing
+    ".score."), whose learning rate is `score_lr_scale` times every other weight's (recorded
+    in the group as "lr_scale", which `train_step` applies)."""
+    named = list(model.named_parameters())
+    score = [p for name, p in named if ".score." in name]
+    if score_lr_scale == 1.0 or not score:
+        return [{"params": [p for _, p in named]}]
+    rest = [p for name, p in named if ".score." not in name]
+    return [{"params": rest}, {"params": score, "lr_scale": score_lr_scale}]
 
 
 def make_optimizer(params, lr: float, device: torch.device) -> torch.optim.Adam:
@@ -254,7 +271,7 @@ def train_step(model: Seq2Seq, batch: Batch, optimizer: torch.optim.Optimizer,
     check_finite(loss_value, grad_norm, scaler, cfg, precision)
     rate = lr() if callable(lr) else (cfg.lr if lr is None else lr)
     for param_group in optimizer.param_groups:
-        param_group["lr"] = rate
+        param_group["lr"] = rate * param_group.get("lr_scale", 1.0)
     scaler.step(optimizer)  # = optimizer.step(), skipped by fp16 on overflow
     scaler.update()
     return StepResult(loss_value, grad_norm)
@@ -483,7 +500,7 @@ def begin(model: Seq2Seq, cfg: TrainConfig, device: torch.device, precision: str
     new or restored from `checkpoint`."""
     check_checkpoint_path(checkpoint, "fit(checkpoint=...)")
     model.to(device)
-    optimizer = make_optimizer(model.parameters(), cfg.lr, device)
+    optimizer = make_optimizer(param_groups(model, cfg.score_lr_scale), cfg.lr, device)
     scaler = grad_scaler(precision, device)
     generator = torch.Generator().manual_seed(cfg.seed)
     state = (TrainState.read(checkpoint, model, optimizer, scaler) if resume else

@@ -41,6 +41,17 @@ def code_version() -> str:
     return f"v{CACHE_VERSION}"
 
 
+# Settings added to TrainConfig after cache version 3, with their defaults: they enter a cached
+# model's key only when set to something else, so adding a setting keeps every cached model.
+ADDED_SETTINGS = {"score_lr_scale": 1.0}
+
+
+def train_key(cfg: TrainConfig) -> dict:
+    """The training settings as a cached model's key holds them."""
+    return {k: v for k, v in asdict(cfg).items()
+            if k not in ADDED_SETTINGS or v != ADDED_SETTINGS[k]}
+
+
 def model_cache_path(name: str, config: ModelConfig, data: TranslationData, cfg: TrainConfig,
                      profile: str) -> Path:
     """Where `cached_model` keeps the model `name` trained with these settings: the cache
@@ -48,7 +59,7 @@ def model_cache_path(name: str, config: ModelConfig, data: TranslationData, cfg:
     from s2s.download import cache_dir
 
     key = json.dumps({"name": name, "model": config.to_dict(), "data": data.params,
-                      "train": asdict(cfg), "profile": profile, "code": code_version()},
+                      "train": train_key(cfg), "profile": profile, "code": code_version()},
                      sort_keys=True)
     return cache_dir() / "models" / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
