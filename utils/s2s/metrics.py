@@ -212,3 +212,187 @@ def teaching_bleu(hypotheses: Sequence[Sequence[str]],
     log_precision = sum(math.log(m / t) for m, t in zip(matches, totals, strict=True)) / max_n
     brevity = 0.0 if hyp_len > ref_len else 1 - ref_len / hyp_len
     return 100 * math.exp(brevity + log_precision)
+
+
+# ---------------------------------------------------------------------------------------------
+# Telling a difference from noise. Two systems on the same sentences: sacrebleu's paired tests
+# (what its command line's --paired-bs / --paired-ar run). Arms trained from different seeds:
+# the mean, the spread and a bootstrap interval over seeds, and a permutation test.
+
+PAIRED_METHODS = {"bootstrap": "bs", "randomization": "ar"}  # ours -> sacrebleu's test_type
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """sacrebleu's paired test of `system` against `baseline` on the same sentences.
+
+    p_value: two-sided, the chance of a difference at least this large if the two systems were
+    exchangeable. The bootstrap also estimates each system's mean score over resamples and the
+    half-width of its 95 % interval (sacrebleu's `mean ± ci`); randomization gives None."""
+
+    metric: str  # sacrebleu's name: "BLEU" or "chrF2"
+    method: str  # "bootstrap" or "randomization"
+    baseline: float  # corpus scores
+    system: float
+    p_value: float
+    baseline_ci: tuple[float, float] | None  # (mean, half-width) over bootstrap resamples
+    system_ci: tuple[float, float] | None
+    samples: int
+    signature: str
+
+    @property
+    def difference(self) -> float:
+        return self.system - self.baseline
+
+    def significant(self, level: float = 0.05) -> bool:
+        return self.p_value < level
+
+
+def paired_test(baseline: Sequence[str], system: Sequence[str],
+                references: Sequence[Sequence[str]], *, metric: str = "bleu",
+                method: str = "bootstrap", samples: int | None = None,
+                tokenize: str = "13a") -> PairedResult:
+    """Is `system` better or worse than `baseline` on these sentences, beyond chance?
+
+    baseline, system: one detokenised hypothesis per sentence, the same sentences in the same
+    order; references: per sentence, its list of references (any number, at least one).
+    metric: "bleu" (with `tokenize`, "zh" for Chinese) or "chrf". method: "bootstrap" (paired
+    bootstrap resampling, Koehn 2004; 1,000 resamples by default) or "randomization"
+    (approximate randomization, Riezler and Maxwell 2005; 10,000 trials by default).
+    sacrebleu's seed is fixed (12345, its SACREBLEU_SEED), so the result is reproducible.
+
+    One deviation: sacrebleu counts the resamples whose statistic is strictly greater than the
+    observed one, so when every resample ties (identical outputs, or two systems that both
+    score 0) it reports p = 1/(samples + 1), "a significant difference". An observed
+    difference of exactly 0 gives p = 1 here."""
+    from sacrebleu.significance import PairedTest
+
+    where = "paired_test"
+    _check_corpus(baseline, references, "str", where)
+    _check_corpus(system, references, "str", where)
+    if not baseline:
+        raise ValueError(f"{where}: baseline is empty: give one hypothesis per sentence")
+    if len(system) != len(baseline):
+        raise ValueError(f"{where}: system has {len(system)} hypotheses, baseline "
+                         f"{len(baseline)}: a paired test needs both systems' outputs for the "
+                         "same sentences, in the same order")
+    if method not in PAIRED_METHODS:
+        raise ValueError(f"{where}: method={method!r}: choose 'bootstrap' or 'randomization'")
+    if metric not in ("bleu", "chrf"):
+        raise ValueError(f"{where}: metric={metric!r}: choose 'bleu' or 'chrf'")
+    if tokenize not in BLEU_TOKENIZERS:
+        raise ValueError(f"{where}: tokenize={tokenize!r}: choose one of "
+                         f"{', '.join(BLEU_TOKENIZERS)}")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
+                                or samples < 1):
+        raise ValueError(f"{where}: samples={samples!r} must be a positive integer (None: "
+                         "sacrebleu's default, 1,000 resamples or 10,000 trials)")
+    streams = _streams(system, references, where)
+    scorer = BLEU(tokenize=tokenize) if metric == "bleu" else CHRF()
+    test = PairedTest([("baseline", list(baseline)), ("system", list(system))],
+                      {metric: scorer}, streams, test_type=PAIRED_METHODS[method],
+                      n_samples=samples or 0)
+    signatures, scores = test()
+    (name,) = signatures
+    base, other = scores[name]
+    p_value = 1.0 if other.score == base.score else float(other.p_value)
+
+    def interval(result) -> tuple[float, float] | None:
+        return None if result.mean is None else (float(result.mean), float(result.ci))
+
+    return PairedResult(name, method, float(base.score), float(other.score), p_value,
+                        interval(base), interval(other), test.n_samples,
+                        str(signatures[name]))
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """A score over runs that differ only in their seed: mean, standard deviation (n - 1),
+    smallest and largest, and a percentile bootstrap 95 % interval of the mean."""
+
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    low: float  # the bootstrap interval of the mean
+    high: float
+
+    @property
+    def spread(self) -> float:
+        """Largest minus smallest."""
+        return max(self.values) - min(self.values)
+
+
+@dataclass(frozen=True)
+class SeedDifference:
+    """`system` minus `baseline`, arms trained from different seeds: the difference of the
+    means, its percentile bootstrap 95 % interval (seeds resampled within each arm), and the
+    two-sided p-value of an exact permutation test (the arms' labels shuffled over all runs).
+    With 3 seeds per arm the permutation p-value cannot fall below 2/20 = 0.1: it can say
+    that seeds do not separate the arms, not that 3 seeds prove a small effect."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    smallest_p: float  # the smallest p-value the permutation test can give with these counts
+
+    def excludes_zero(self) -> bool:
+        """The interval lies on one side of 0: the bootstrap's verdict of a difference."""
+        return self.low > 0 or self.high < 0
+
+
+def _seed_scores(values: object, name: str, where: str):
+    import numpy as np
+
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TypeError(f"{where}: {name} must be a list of scores, one per seed, got "
+                        f"{type(values).__name__}")
+    if len(values) < 2:
+        raise ValueError(f"{where}: {name} has {len(values)} score(s): give one per seed, at "
+                         "least 2 (one run has no spread; 3 or more to decide anything)")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{where}: {name}[{i}] = {v!r} is not a finite number")
+    return np.asarray(values, dtype=float)
+
+
+def seed_spread(scores: Sequence[float], *, samples: int = 10_000, seed: int = 0) -> SeedSpread:
+    """Mean, spread and bootstrap 95 % interval of the mean of `scores` (one per seed, >= 2)."""
+    import numpy as np
+
+    values = _seed_scores(scores, "scores", "seed_spread")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(len(values), size=(samples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return SeedSpread(tuple(values.tolist()), float(values.mean()), float(values.std(ddof=1)),
+                      float(low), float(high))
+
+
+def seed_difference(baseline: Sequence[float], system: Sequence[float], *,
+                    samples: int = 10_000, seed: int = 0) -> SeedDifference:
+    """mean(system) - mean(baseline) over seeds (>= 2 each; the runs need not pair up), with a
+    bootstrap 95 % interval and an exact permutation p-value (see `SeedDifference`)."""
+    from itertools import combinations
+
+    import numpy as np
+
+    base = _seed_scores(baseline, "baseline", "seed_difference")
+    other = _seed_scores(system, "system", "seed_difference")
+    rng = np.random.default_rng(seed)
+    boot = (other[rng.integers(len(other), size=(samples, len(other)))].mean(axis=1)
+            - base[rng.integers(len(base), size=(samples, len(base)))].mean(axis=1))
+    low, high = np.percentile(boot, [2.5, 97.5])
+    observed = other.mean() - base.mean()
+    pooled, k = np.concatenate([other, base]), len(other)
+    splits = list(combinations(range(len(pooled)), k))  # every relabelling of the runs
+    if len(splits) > samples:  # too many to enumerate: a random sample of them
+        splits = [rng.choice(len(pooled), size=k, replace=False) for _ in range(samples)]
+    total = pooled.sum()
+    extreme = 0
+    for chosen in splits:
+        picked = pooled[list(chosen)].sum()
+        diff = picked / k - (total - picked) / (len(pooled) - k)
+        extreme += abs(diff) >= abs(observed) - 1e-12
+    ties = 2 if len(other) == len(base) else 1  # equal arms: both extremes are as extreme
+    return SeedDifference(float(observed), float(low), float(high), extreme / len(splits),
+                          ties / math.comb(len(pooled), k))

@@ -1,0 +1,391 @@
+"""Experiments (s2s.experiments): declarations refused when they are not one-change
+comparisons, an interrupted experiment resumed gives the results of an uninterrupted one, and
+every results file a chapter cites matches its declaration and the code version."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2s.cache_version import CACHE_VERSION
+from s2s.experiments.__main__ import main
+from s2s.experiments.declaration import ExperimentError, find_experiments, load_experiment
+from s2s.experiments.report import format_report, last_quarter_gain, summarize
+from s2s.experiments.results import check_results, cited_results
+from s2s.experiments.runner import run_experiment
+from s2s.experiments.runs import curve_points, plan, read_json
+from tiny import tiny_data
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = """\
+question = "Does an LSTM reverse words better than a GRU at equal steps?"
+chapter = "03_rnn_seq2seq"
+seeds = [0, 1, 2]
+control = "gru"
+
+[data]
+dataset = "tiny"
+max_len = 5
+
+[model]
+kind = "rnn"
+embed_size = 16
+hidden_size = 32
+num_layers = 1
+dropout = 0.1
+
+[train]
+max_steps = 12
+eval_every = 5
+batch_size = 32
+lr = 1e-2
+precision = "fp32"
+
+[metric]
+sentences = 16
+
+[arms.gru]
+[arms.lstm]
+model.cell = "lstm"
+"""
+
+TINY_BEAM = """\
+question = "Does beam search beat greedy on the tiny models?"
+kind = "decode"
+seeds = [0, 1, 2]
+control = "greedy"
+
+[source]
+experiment = "tiny"
+arm = "gru"
+
+[search]
+length_penalty = "gnmt"
+
+[metric]
+sentences = 16
+
+[arms.greedy]
+[arms.beam3]
+search.beam_size = 3
+"""
+
+
+def tiny_loader(settings: dict):
+    return tiny_data()
+
+
+def make_root(tmp_path: Path, **declarations: str) -> Path:
+    (tmp_path / "experiments").mkdir(parents=True, exist_ok=True)
+    for name, text in declarations.items():
+        (tmp_path / "experiments" / f"{name}.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def run_tiny(root: Path, name: str = "tiny", **kwargs) -> Path | None:
+    exp = load_experiment(root / "experiments" / f"{name}.toml")
+    return run_experiment(exp, root, device="cpu", load_data=tiny_loader, progress=False,
+                          log=lambda line: None, **kwargs)
+
+
+VOLATILE_RUN = ("train_seconds", "eval_seconds")
+
+
+def stable(results: dict) -> dict:
+    """A results file without what differs between two identical experiments: the date and
+    the seconds spent."""
+    out = json.loads(json.dumps(results))
+    del out["provenance"]["date"]
+    for run in out["runs"]:
+        for key in VOLATILE_RUN:
+            run.pop(key, None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    root = make_root(tmp_path_factory.mktemp("whole"), tiny=TINY)
+    path = run_tiny(root)
+    return read_json(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations
+
+
+def declare(tmp_path: Path, text: str, name: str = "tiny"):
+    make_root(tmp_path, **{name: text})
+    return load_experiment(tmp_path / "experiments" / f"{name}.toml")
+
+
+def test_a_declaration_gives_every_arm_its_settings_and_its_one_change(tmp_path):
+    exp = declare(tmp_path, TINY)
+    assert list(exp.arms) == ["gru", "lstm"] and exp.control == "gru"
+    assert exp.arms["lstm"].change == {"model.cell": ("gru", "lstm")}
+    assert exp.arms["lstm"].settings["train"]["max_steps"] == 12
+    assert (exp.metric, exp.sentences, exp.points, exp.test) == ("bleu", 16, 4, "seeds")
+    assert curve_points(12, 4) == [3, 6, 9, 12] and curve_points(3, 4) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("change, message", [
+    ('[arms.lstm]\nmodel.cell = "lstm"\nmodel.hidden_size = 64',
+     r"\[arms.lstm\] differs from the control 'gru' in 2 settings: model.cell: 'gru' -> "
+     r"'lstm'; model.hidden_size: 32 -> 64"),
+    ('[arms.lstm]\nmodel.cell = "lstm"\ntrain.lr = 0.001',
+     r"in 2 settings: model.cell: .*; train.lr: 0.01 -> 0.001"),
+    ('[arms.lstm]\nmodel.cell = "gru"', r"\[arms.lstm\] differs .* in 0 settings"),
+    ('[arms.lstm]\nmodel.kind = "luong"\nmodel.attention = "general"\nmodel.hidden_size = 8',
+     r"in 2 settings: model.hidden_size: 32 -> 8; model.kind: 'rnn' -> 'luong'"),
+])
+def test_an_arm_that_changes_more_or_less_than_one_setting_is_refused(tmp_path, change,
+                                                                       message):
+    text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"', change)
+    with pytest.raises(ExperimentError, match=message) as err:
+        declare(tmp_path, text)
+    assert "tiny.toml" in str(err.value)
+
+
+def test_a_change_of_model_kind_brings_the_settings_only_that_kind_takes(tmp_path):
+    text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
+                        '[arms.luong]\nmodel.kind = "luong"\nmodel.attention = "additive"')
+    exp = declare(tmp_path, text)
+    assert exp.arms["luong"].change == {"model.attention": ("", "additive"),
+                                        "model.kind": ("rnn", "luong")}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("[metric]", "[metric]\nsplit = \"valid\""), r"unknown key \[metric\] split"),
+    (("[model]", "[modle]"), r"unknown table \[modle\]"),
+    (("hidden_size = 32", "hidden_size = \"32\""),
+     r"\[model\] hidden_size = '32' is a str; it must be a int"),
+    (("lr = 1e-2", "lr = true"), r"\[train\] lr = True is a bool; it must be a number"),
+    (("max_steps = 12", "max_minutes = 1.0"), r"\[train\] max_minutes cannot be set.*steps"),
+    (("eval_every = 5", "eval_every = 5\npatience = 3"), r"\[train\] patience cannot be set"),
+    (("max_steps = 12\n", ""), r"\[train\] max_steps is missing"),
+    (("seeds = [0, 1, 2]", "seeds = [0, 1]"), r"at least 3 distinct seeds"),
+    (("seeds = [0, 1, 2]", "seeds = [0, 0, 1]"), r"at least 3 distinct seeds"),
+    (('control = "gru"', 'control = "base"'), r"control = 'base' names no arm"),
+    (("dropout = 0.1", 'dropout = 0.1\nattention = "additive"'),
+     r"\[arms.gru\]: \[model\]: ModelConfig\(kind='rnn'.*attention"),
+    (("lr = 1e-2", "lr = -1.0"), r"\[arms.gru\]: \[train\]: TrainConfig.lr must be"),
+    (("sentences = 16", "sentences = 5000"), r"\[metric\] sentences = 5000 must be in"),
+    (("sentences = 16", "sentences = 16\npoints = 6"), r"points = 6 must be a multiple of 4"),
+    (('control = "gru"', 'control = "gru"\nbudget = "minutes"'), r"budget = 'minutes'"),
+    (('[arms.lstm]\nmodel.cell = "lstm"', '[arms.lstm]\nmodel.cell = "lstm"\nmetric.name = "x"'),
+     r"\[arms.lstm\]: unknown table \[metric\]"),
+])
+def test_a_bad_declaration_is_refused_naming_the_file_table_and_key(tmp_path, edit, message):
+    old, new = edit
+    assert old in TINY
+    with pytest.raises(ExperimentError, match=message) as err:
+        declare(tmp_path, TINY.replace(old, new, 1))
+    assert str(tmp_path / "experiments" / "tiny.toml") in str(err.value)
+
+
+def test_a_decode_experiment_changes_search_only_and_greedy_ignores_the_penalty(tmp_path):
+    make_root(tmp_path, tiny=TINY, tiny_beam=TINY_BEAM)
+    exp = load_experiment(tmp_path / "experiments" / "tiny_beam.toml")
+    assert exp.kind == "decode" and exp.source == ("tiny", "gru")
+    assert exp.arms["beam3"].change == {"search.beam_size": (1, 3)}
+    assert exp.test == "paired_bootstrap"
+    bad = TINY_BEAM.replace('search.beam_size = 3', 'search.beam_size = 3\nmodel.cell = "lstm"')
+    with pytest.raises(ExperimentError, match=r"\[arms.beam3\]: unknown table \[model\]"):
+        declare(tmp_path, bad, "tiny_beam")
+    with pytest.raises(ExperimentError, match="not an arm of the training experiment 'tiny'"):
+        declare(tmp_path, TINY_BEAM.replace('arm = "gru"', 'arm = "transformer"'), "tiny_beam")
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_the_repositorys_declarations_load(profile):
+    paths = find_experiments(REPO / "experiments")
+    assert len(paths) >= 8
+    for path in paths:
+        exp = load_experiment(path, profile)
+        assert len(exp.seeds) >= 3 and exp.question
+        assert all(len(arm.change) >= 1 for name, arm in exp.arms.items() if name != exp.control)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running, resuming, the results file
+
+
+def test_the_results_file_records_runs_curves_and_provenance(uninterrupted):
+    r = uninterrupted
+    assert (r["experiment"], r["kind"], r["control"], r["seeds"]) == ("tiny", "train", "gru",
+                                                                       [0, 1, 2])
+    assert r["provenance"]["cache_version"] == CACHE_VERSION
+    assert r["provenance"]["torch"] == torch.__version__
+    assert r["provenance"]["device"] == ["cpu"] and r["provenance"]["precision"] == ["fp32"]
+    assert [(run["arm"], run["seed"]) for run in r["runs"]] == [
+        ("gru", 0), ("gru", 1), ("gru", 2), ("lstm", 0), ("lstm", 1), ("lstm", 2)]
+    (valid,) = r["valid_sets"].values()
+    assert len(valid["sources"]) == len(valid["references"]) == 16
+    for run in r["runs"]:
+        assert run["steps"] == 12 and len(run["hypotheses"]) == 16
+        assert [p["step"] for p in run["curve"]["points"]] == [3, 6, 9, 12]
+        assert run["final"]["bleu"] == run["curve"]["points"][-1]["bleu"]
+        assert run["curve"]["val_steps"] == [3, 5, 6, 9, 10, 12]  # every 5, and each point
+        assert math.isfinite(last_quarter_gain(run, "bleu"))
+    summary = summarize(r)
+    assert [s.name for s in summary] == ["gru", "lstm"] and summary[0].spread is not None
+    text = format_report(r)
+    assert "lstm - gru" in text and "model.cell: 'gru' -> 'lstm'" in text
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_at(monkeypatch, module, name: str, call: int):
+    """Make `module.name` raise Interrupt at its `call`-th call (as a Ctrl-C would)."""
+    real = getattr(module, name)
+    count = {"n": 0}
+
+    def failing(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == call:
+            raise Interrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, failing)
+    return real
+
+
+@pytest.mark.parametrize("where, call", [
+    ("training", 17),  # inside a run's second stretch, between two checkpoints
+    ("training", 75),  # a later run
+    ("judging", 2),  # trained to the second point of the curve, not yet judged there
+])
+def test_an_interrupted_experiment_resumed_writes_the_same_results(uninterrupted, tmp_path,
+                                                                    monkeypatch, where, call):
+    import s2s.experiments.runs
+    import s2s.train
+
+    root = make_root(tmp_path, tiny=TINY)
+    module, name = ((s2s.train, "sequence_loss") if where == "training"
+                    else (s2s.experiments.runs, "judge_valid"))
+    real = interrupt_at(monkeypatch, module, name, call)
+    with pytest.raises(Interrupt):
+        run_tiny(root)
+    monkeypatch.setattr(module, name, real)
+    assert not (root / "results" / "tiny.json").exists()
+    torch.manual_seed(12345)  # whatever the global generator holds now must not matter
+    resumed = read_json(run_tiny(root))
+    assert stable(resumed) == stable(uninterrupted)
+
+
+def test_runs_for_some_seeds_then_the_rest_give_the_same_results(uninterrupted, tmp_path):
+    root = make_root(tmp_path, tiny=TINY)
+    assert run_tiny(root, seeds=(2,)) is None  # not every declared run is done
+    assert run_tiny(root, seeds=(0, 1)) is not None
+    assert stable(read_json(root / "results" / "tiny.json")) == stable(uninterrupted)
+
+
+def test_a_decode_experiment_decodes_the_source_models_with_paired_tests(tmp_path):
+    root = make_root(tmp_path, tiny=TINY, tiny_beam=TINY_BEAM)
+    results = read_json(run_tiny(root, "tiny_beam"))
+    assert [run["arm"] for run in results["runs"]] == ["greedy"] * 3 + ["beam3"] * 3
+    assert len(results["source"]["runs"]) == 3
+    assert (root / "cache" / "experiments" / "tiny").is_dir()  # the source's own runs
+    text = format_report(results)
+    assert "paired bootstrap p =" in text and "significant at 0.05 in" in text
+    assert check_results(root, "tiny_beam") == []
+
+
+def test_an_equal_time_budget_turns_a_measured_speed_ratio_into_steps(tmp_path):
+    text = TINY.replace('control = "gru"', 'control = "gru"\nbudget = "time"').replace(
+        "[metric]", "[speed]\nsteps = 10\n\n[metric]")
+    root = make_root(tmp_path, tiny=text)
+    results = read_json(run_tiny(root))
+    speed = results["speed"]
+    assert speed["steps"]["gru"] == 12 and speed["timed_steps"] == 10
+    rate = speed["steps_per_second"]
+    assert speed["steps"]["lstm"] == max(1, round(12 * rate["lstm"] / rate["gru"]))
+    assert {run["steps"] for run in results["runs"] if run["arm"] == "lstm"} == {
+        speed["steps"]["lstm"]}
+    assert check_results(root, "tiny") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Results files the chapters cite
+
+
+def test_check_results_names_a_missing_stale_or_incomplete_file(uninterrupted, tmp_path):
+    root = make_root(tmp_path, tiny=TINY)
+    assert "is missing" in check_results(root, "tiny")[0]
+    (root / "results").mkdir()
+    path = root / "results" / "tiny.json"
+    path.write_text(json.dumps(uninterrupted))
+    assert check_results(root, "tiny") == []
+    stale = json.loads(json.dumps(uninterrupted))
+    stale["provenance"]["cache_version"] = CACHE_VERSION - 1
+    path.write_text(json.dumps(stale))
+    assert any(f"CACHE_VERSION {CACHE_VERSION - 1}" in p for p in check_results(root, "tiny"))
+    lacking = json.loads(json.dumps(uninterrupted))
+    lacking["runs"] = [r for r in lacking["runs"] if (r["arm"], r["seed"]) != ("lstm", 1)]
+    path.write_text(json.dumps(lacking))
+    assert check_results(root, "tiny") == [
+        f"{path} lacks the run of arm 'lstm', seed 1 that tiny.toml asks for: run "
+        "`python -m s2s.experiments run tiny`"]
+    (root / "experiments" / "tiny.toml").write_text(TINY.replace("max_steps = 12",
+                                                                 "max_steps = 16"))
+    path.write_text(json.dumps(uninterrupted))
+    assert len(check_results(root, "tiny")) == 6  # every run: other settings than declared
+
+
+def test_every_results_file_a_chapter_cites_is_there_current_and_complete():
+    cited = cited_results(REPO / "chapters")
+    problems = [f"{', '.join(chapters)}: {p}" for name, chapters in cited.items()
+                for p in check_results(REPO, name)]
+    assert not problems, "\n".join(problems)
+
+
+def test_cited_results_finds_the_names_in_chapters(tmp_path):
+    (tmp_path / "03_x.py").write_text("# see results/ch03_mask.json and results/ch04_a-gpu.json")
+    (tmp_path / "04_y.py").write_text("print(open('results/ch03_mask.json'))")
+    assert cited_results(tmp_path) == {"ch03_mask": ["03_x.py", "04_y.py"],
+                                       "ch04_a-gpu": ["03_x.py"]}
+
+
+def test_the_command_line_lists_and_reports(uninterrupted, tmp_path, capsys):
+    root = make_root(tmp_path, tiny=TINY)
+    assert main(["--root", str(root), "list"]) == 0
+    assert "tiny (train, 12 steps, seeds [0, 1, 2]; no results yet)" in capsys.readouterr().out
+    assert main(["--root", str(root), "report", "tiny"]) == 2
+    assert "no results at" in capsys.readouterr().err
+    (root / "results").mkdir()
+    (root / "results" / "tiny.json").write_text(json.dumps(uninterrupted))
+    assert main(["--root", str(root), "report", "tiny"]) == 0
+    assert "deciding test: seeds" in capsys.readouterr().out
+    assert main(["--root", str(root), "run", "missing"]) == 2
+    assert "no declaration at" in capsys.readouterr().err
+    shutil.rmtree(root / "results")
+
+
+def test_a_run_another_process_holds_is_left_to_it_and_waited_for(uninterrupted, tmp_path):
+    """Several processes can share an experiment: a run whose lock is held elsewhere is
+    skipped, the others are done, then the runner waits for it (here the lock is released
+    after a second, unfinished, so the runner does the run itself)."""
+    import threading
+
+    from filelock import FileLock
+
+    root = make_root(tmp_path, tiny=TINY)
+    exp = load_experiment(root / "experiments" / "tiny.toml")
+    first = plan(exp, root, exp.seeds, {"gru": 12, "lstm": 12})[0]
+    held = FileLock(first.work / "locks" / f"{first.path('').name}.lock", thread_local=False)
+    first.work.joinpath("locks").mkdir(parents=True)
+    held.acquire()
+    threading.Timer(1.0, held.release).start()
+    lines = []
+    path = run_experiment(exp, root, device="cpu", load_data=tiny_loader, progress=False,
+                          log=lines.append)
+    assert any("gru seed 0 is running in another process; waiting" in line for line in lines)
+    assert lines[-1].startswith("[6/6] tiny: gru seed 0")  # done last, after the wait
+    assert stable(read_json(path)) == stable(uninterrupted)
