@@ -166,37 +166,6 @@ def test_release_keeps_the_chapter_outputs(released, chapter):
     assert sum(bool(c.get("outputs")) for c in student.cells) > 0
 
 
-def test_bad_submission_folders_are_refused_with_what_to_do(tmp_path):
-    with pytest.raises(HomeworkError, match="is not a folder"):
-        assignments.find_submissions(tmp_path / "missing", CHAPTERS)
-    with pytest.raises(HomeworkError, match="no notebooks"):
-        assignments.find_submissions(tmp_path, CHAPTERS)
-    (tmp_path / f"{CHAPTERS[0]}.ipynb").write_text("{}")
-    with pytest.raises(HomeworkError, match="folder named after the student"):
-        assignments.find_submissions(tmp_path, CHAPTERS)
-    (tmp_path / f"{CHAPTERS[0]}.ipynb").unlink()
-    (tmp_path / "bad name").mkdir()
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "alice" / "homework1.ipynb").write_text("{}")
-    with pytest.raises(HomeworkError) as err:
-        assignments.find_submissions(tmp_path, CHAPTERS)
-    assert "'bad name'" in str(err.value) and "alice/homework1.ipynb" in str(err.value)
-    assert f"{CHAPTERS[0]}.ipynb" in str(err.value)  # the names it would accept
-
-
-def test_submissions_are_found_and_the_rest_is_reported(tmp_path):
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "alice" / f"{CHAPTERS[1]}.ipynb").write_text("{}")
-    (tmp_path / "alice" / "notes.txt").write_text("")
-    (tmp_path / "bob").mkdir()
-    found, notes = assignments.find_submissions(tmp_path, CHAPTERS)
-    assert [(s.student, s.chapter) for s in found] == [("alice", CHAPTERS[1])]
-    assert any("notes.txt" in n for n in notes) and any("bob" in n for n in notes)
-    assert "not a readable notebook" in assignments.unreadable(tmp_path / "alice" / "notes.txt")
-    assert "not a readable notebook" in assignments.unreadable(found[0].path)  # "{}"
-    assert assignments.unreadable(ROOT / "chapters" / f"{CHAPTERS[1]}.ipynb") is None
-
-
 def test_bad_arguments_name_the_argument(tmp_path):
     with pytest.raises(HomeworkError, match="--chapters: unknown chapter"):
         assignments.select_chapters(["09_nope"])

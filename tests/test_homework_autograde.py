@@ -12,8 +12,13 @@ by nbval, but not autograded here. Submissions, all at the `ci` profile:
   written answers 0 as well (nbgrader scores an unchanged answer cell 0), and no crash;
 - `one_solved`: chapter 05's release with exercise 1's solution put back: exactly that
   exercise's points;
-- `broken`: a file named like a chapter that is not a notebook: reported by name, after the
-  others are graded, with exit status 1."""
+- `broken`: a file named like a chapter that is not a notebook: reported by name, on stderr
+  and in the CSV, after the others are graded, with exit status 1.
+
+Autograding runs every submission in one worker process (tools/autograde_worker.py), and the
+release made here is not made again by autograde (the chapter has not changed). What
+submissions that delete, edit or crash do, stray files, re-runs, feedback, late submissions
+and the time limit are tested on a toy course by tests/test_homework_grading.py."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import nbformat
 import pytest
 
 import assignments
+import scores
 from assignments import exercises
 from course import ROOT
 
@@ -74,7 +80,9 @@ def test_exit_status_reports_the_broken_submission(graded):
     status, table, _, err = graded
     assert status == 1
     assert "broken/02_data.ipynb: not a readable notebook" in err
-    assert ("broken", "02_data") not in table
+    assert set(table["broken", "02_data"]) == {scores.TOTAL}
+    assert table["broken", "02_data"][scores.TOTAL]["status"].startswith(
+        "not graded: not a readable notebook")
 
 
 def test_complete_submissions_score_full_marks(graded):
@@ -90,6 +98,9 @@ def test_complete_submissions_score_full_marks(graded):
         for row in cells.values():
             if row["graded_by"] == "hand":
                 assert row["status"] == "needs manual grade" and row["score"] == ""
+        total = cells[scores.TOTAL]
+        assert total["status"].startswith("needs manual grade") and not total["note"], total
+        assert float(total["score"]) == sum(float(r["score"]) for r in tests.values())
 
 
 def test_blank_release_scores_zero(graded):
@@ -98,7 +109,8 @@ def test_blank_release_scores_zero(graded):
         cells = table["blank", chapter]
         assert cells, chapter
         for name, row in cells.items():
-            assert row["status"] == "graded" and float(row["score"]) == 0, f"{name}: {row}"
+            assert row["status"].startswith("graded") and float(row["score"]) == 0, f"{name}: {row}"
+        assert "NotImplementedError" in cells[scores.TOTAL]["note"]  # the first error
 
 
 def test_one_solved_exercise_scores_exactly_its_points(graded):

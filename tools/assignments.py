@@ -1,50 +1,68 @@
-"""Homework with nbgrader: student versions of the chapters, and autograding of submissions.
+"""Homework with nbgrader: student versions of the chapters, autograding, feedback and scores.
 
-    python tools/assignments.py list [--chapters 01_encoder_decoder ...]
-    python tools/assignments.py release [--chapters 01_encoder_decoder ...]
-    python tools/assignments.py autograde SUBMISSIONS [--chapters ...] [--csv FILE]
+    python tools/assignments.py list       [--chapters 01_encoder_decoder ...]
+    python tools/assignments.py release    [--chapters ...] [--out DIR]
+    python tools/assignments.py due DATE   --chapters ...
+    python tools/assignments.py autograde  SUBMISSIONS [--chapters ...] [--student ...]
+                                           [--profile ci] [--time-limit S] [--csv FILE]
+    python tools/assignments.py scores     [--csv FILE]
+    python tools/assignments.py feedback   [--chapters ...] [--student ...]
 
-(`make release` and `make autograde SUBMISSIONS=dir` call these; the instructor's guide is
-homework/README.md.) Each chapter is one
-nbgrader assignment, named after the notebook. The nbgrader course folder (its `source/`,
-`release/`, `submitted/`, `autograded/` and `gradebook.db`) is `build/homework/`, not committed.
+(`make release`, `make due`, `make autograde`, `make scores` and `make feedback` call these; the
+instructor's guide is homework/README.md.) Each chapter is one nbgrader assignment, named after
+the notebook. The nbgrader course folder (its `source/`, `release/`, `submitted/`,
+`autograded/`, `feedback/` and `gradebook.db`, and the course's `logs/`, `reports.json` and
+`scores.csv`) is `build/homework/`, not committed.
 
-release    copies every chapter into `build/homework/source/<chapter>/`, runs nbgrader's
-           `generate_assignment` (solutions replaced by a stub, hidden tests removed, the
-           outputs of exercise cells cleared; every other output kept) and copies each student
-           notebook to `release/<chapter>.ipynb`.
-autograde  takes `SUBMISSIONS/<student>/<chapter>.ipynb`, releases those chapters again (so the
-           gradebook holds the current tests), runs nbgrader's `autograde` — which executes each
-           notebook, with the hidden tests put back — at the `ci` profile unless `--profile`
-           says otherwise, and writes one CSV row per student, chapter and graded cell
-           (default `build/homework/scores.csv`). Written answers are left for the instructor:
-           their rows say `needs manual grade` until graded in nbgrader's formgrader.
+release    runs nbgrader's `generate_assignment` on each chapter (solutions replaced by a stub,
+           hidden tests removed, the outputs of exercise cells cleared, every other output
+           kept) and copies the student notebooks to `release/<chapter>.ipynb`, zipped too.
+due        sets the chapters' due date in the gradebook, as nbgrader's `db assignment add` does.
+autograde  reads SUBMISSIONS (tools/submissions.py), releases those chapters again if they
+           or the settings changed (so the gradebook holds the current tests) and runs
+           nbgrader's `autograde` on each submission (tools/autograde_worker.py) — hidden
+           tests put back, deleted test cells put back, edited ones restored, the notebook
+           executed at the `ci` profile unless `--profile` says otherwise, within
+           `--time-limit` seconds — keeping nbgrader's log of each in
+           `logs/<chapter>/<student>.log`. Other students' grades, manual ones included, are
+           not touched. Then it writes the CSV (tools/scores.py) for every submission graded so
+           far.
+scores     writes the CSV again from the gradebook: after grading by hand in the formgrader.
+feedback   runs nbgrader's `generate_feedback`: `feedback/<student>/<chapter>/<chapter>.html`,
+           without the hidden tests.
 
-A notebook that cannot be graded (not a notebook, or nbgrader fails on it) is reported by
-name, with nbgrader's reason, after every other submission is graded; the exit status is then 1.
+Exit status: 0 when every submission was graded; 1 when some submission or file could not be
+(each is named on stderr and in the CSV, after every other one is graded); 2 on a usage error
+(a bad argument or a folder with nothing to grade), before anything is graded.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import grading
+import scores
+import submissions
 from course import ROOT
 from course import chapters as course_chapters
-from s2s.profiles import PROFILE_NAMES
+from course import release as course_release
 
 HERE = Path(__file__).resolve().parent
 COURSE_DIR = ROOT / "build" / "homework"
 RELEASE_DIR = ROOT / "release"
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The wall-clock limit on autograding one notebook: a chapter takes 1-2 minutes at the `ci`
+# profile. Each cell gets at most half of it (nbgrader interrupts the cell and scores its
+# tests 0), so a notebook with one endless cell is still graded.
+TIME_LIMIT_S = 3600
 
 
 class HomeworkError(Exception):
@@ -131,200 +149,211 @@ def write_config(course: Path) -> None:
         f"c = get_config()  # noqa: F821\nc.CourseDirectory.root = {str(course)!r}\n")
 
 
-def nbgrader(course: Path, *args: str, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess:
-    """Runs nbgrader's own command line in the course folder; output is captured.
+def nbgrader(course: Path, *args: str, log: Path) -> int:
+    """Runs nbgrader's own command line in the course folder, its output written to `log`;
+    returns its exit status.
 
     The interpreter's own bin folder goes first on PATH: nbgrader runs `alembic` (its
     database migrations) as a command, which a venv not activated would not find."""
-    env = dict(os.environ if env is None else env)
+    env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                              stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def _release_stamp(chapter: str, root: Path) -> str:
+    """What a chapter's release is made from: the notebook and the course's nbgrader settings."""
+    digest = hashlib.sha256((root / "chapters" / f"{chapter}.ipynb").read_bytes())
+    digest.update((HERE / "nbgrader_settings.py").read_bytes())
+    return digest.hexdigest()
+
+
+def _in_gradebook(course: Path, chapter: str) -> bool:
+    from nbgrader.api import MissingEntry
+
+    if not (course / "gradebook.db").exists():
+        return False
+    with scores.gradebook(course) as gb:
+        try:
+            gb.find_notebook(chapter, chapter)
+        except MissingEntry:
+            return False
+    return True
 
 
 def release(chapters: list[str], course: Path = COURSE_DIR, out: Path | None = RELEASE_DIR,
-            root: Path = ROOT) -> dict[str, Path]:
-    """Student versions of `chapters` by nbgrader's generate_assignment; returns their paths."""
+            root: Path = ROOT, force: bool = True) -> dict[str, Path]:
+    """Student versions of `chapters` by nbgrader's generate_assignment; returns their paths.
+
+    With `out`, the notebooks are copied there and zipped together into
+    `out/student-notebooks-<release tag>.zip`, the file to hand out. Without `force`, a
+    chapter released from the same notebook and settings before is not released again."""
     write_config(course)
     made = {}
     for chapter in chapters:
-        source = course / "source" / chapter
-        source.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / "chapters" / f"{chapter}.ipynb", source / f"{chapter}.ipynb")
-        done = nbgrader(course, "generate_assignment", chapter, "--force")
         student = course / "release" / chapter / f"{chapter}.ipynb"
-        if done.returncode != 0 or not student.exists():
-            raise HomeworkError(f"nbgrader generate_assignment failed for {chapter}:\n"
-                                f"{done.stdout}{done.stderr}")
+        stamp = course / "logs" / "release" / f"{chapter}.stamp"
+        fresh = _release_stamp(chapter, root)
+        if (force or not student.exists() or not stamp.exists() or stamp.read_text() != fresh
+                or not _in_gradebook(course, chapter)):
+            source = course / "source" / chapter
+            source.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / "chapters" / f"{chapter}.ipynb", source / f"{chapter}.ipynb")
+            log = course / "logs" / "release" / f"{chapter}.log"
+            status = nbgrader(course, "generate_assignment", chapter, "--force", log=log)
+            if status != 0 or not student.exists():
+                raise HomeworkError(f"nbgrader generate_assignment failed for {chapter} "
+                                    f"(log: {log}):\n{log.read_text()}")
+            stamp.write_text(fresh)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             shutil.copy2(student, out / f"{chapter}.ipynb")
             student = out / f"{chapter}.ipynb"
         made[chapter] = student
+    if out is not None and made:
+        with zipfile.ZipFile(zip_path(out, root), "w", zipfile.ZIP_DEFLATED) as z:
+            for path in made.values():
+                z.write(path, path.name)
     return made
 
 
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    chapter: str
-    path: Path
+def zip_path(out: Path, root: Path = ROOT) -> Path:
+    return out / f"student-notebooks-{course_release(root)[1]}.zip"
 
 
-def find_submissions(folder: Path, chapters: list[str]) -> tuple[list[Submission], list[str]]:
-    """`folder/<student>/<chapter>.ipynb` for the given chapters; returns the submissions and
-    notes on what was left out (other files). Raises HomeworkError on a layout it cannot read."""
-    if not folder.is_dir():
-        raise HomeworkError(f"SUBMISSIONS: {folder} is not a folder; pass a folder that holds one "
-                            "folder per student, each with that student's chapter notebooks")
-    found, notes, problems = [], [], []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            notes.append(f"ignored hidden entry {entry.name}")
-        elif entry.is_file():
-            problems.append(f"{entry.name} lies directly in {folder}: put each student's "
-                            f"notebooks in a folder named after the student, e.g. "
-                            f"{folder}/<student>/{chapters[0]}.ipynb")
-        elif not STUDENT_ID.match(entry.name):
-            problems.append(f"student folder {entry.name!r}: use letters, digits, '_', '.' or "
-                            "'-' only (it becomes the student's id in the gradebook)")
-        else:
-            if not any(nb.suffix == ".ipynb" for nb in entry.iterdir()):
-                notes.append(f"student folder {entry.name} holds no notebook: nothing to grade")
-            for nb in sorted(entry.iterdir()):
-                if nb.name.startswith("."):
-                    notes.append(f"ignored hidden entry {entry.name}/{nb.name}")
-                elif nb.suffix != ".ipynb":
-                    notes.append(f"ignored {entry.name}/{nb.name}: not a notebook")
-                elif nb.stem not in chapters:
-                    problems.append(f"{entry.name}/{nb.name}: not one of the graded chapters "
-                                    f"({', '.join(c + '.ipynb' for c in chapters)})")
-                else:
-                    found.append(Submission(entry.name, nb.stem, nb))
-    if problems:
-        raise HomeworkError("SUBMISSIONS: " + "\n  ".join(["cannot grade this folder:", *problems]))
-    if not found:
-        raise HomeworkError(f"SUBMISSIONS: no notebooks in {folder}; expected "
-                            f"{folder}/<student>/<chapter>.ipynb with chapter one of "
-                            f"{', '.join(chapters)}")
-    return found, notes
-
-
-def unreadable(path: Path) -> str | None:
-    """Why `path` is not a notebook nbgrader can read, or None."""
-    import nbformat
+def set_due_date(chapters: list[str], due: str, course: Path = COURSE_DIR) -> None:
+    """The due date of `chapters` in the gradebook (e.g. "2025-03-01 17:00 Europe/Paris"), set
+    as nbgrader's `db assignment add --duedate` sets it; a release or autograde later keeps
+    it."""
+    from nbgrader.utils import parse_utc
 
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
-    except (OSError, ValueError, json.JSONDecodeError, nbformat.ValidationError) as err:
-        return f"not a readable notebook ({type(err).__name__}: {str(err).splitlines()[0]})"
-    return None
+        parse_utc(due)
+    except (ValueError, OverflowError) as err:
+        raise HomeworkError(f"due date {due!r}: {err}; write it as e.g. "
+                            "'2025-03-01 17:00 Europe/Paris' or '2025-03-01 16:00 UTC'") from None
+    write_config(course)
+    with scores.gradebook(course) as gb:
+        for chapter in chapters:
+            gb.update_or_create_assignment(chapter, duedate=due)
 
 
-@dataclass(frozen=True)
-class Row:
-    student: str
-    chapter: str
-    cell: str
-    graded_by: str  # "tests" (autograded) or "hand" (a written answer)
-    score: float | None
-    max_score: float
-    status: str
+@dataclass
+class Graded:
+    """What one autograde run did."""
 
-
-def gradebook_rows(course: Path, graded: list[Submission]) -> list[Row]:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    from nbgrader_settings import COURSE_ID
-
-    rows = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
-        for sub in graded:
-            try:
-                nb = gb.find_submission_notebook(sub.chapter, sub.chapter, sub.student)
-            except MissingEntry:
-                rows.append(Row(sub.student, sub.chapter, "", "", None, 0.0,
-                                "not graded: nbgrader recorded no submission"))
-                continue
-            for grade in sorted(nb.grades, key=lambda g: g.name):
-                by_hand = grade.cell_type == "markdown"
-                if grade.needs_manual_grade:
-                    status = "needs manual grade"
-                else:
-                    status = "graded"
-                rows.append(Row(sub.student, sub.chapter, grade.name,
-                                "hand" if by_hand else "tests", grade.score
-                                if not grade.needs_manual_grade else None,
-                                float(grade.max_score), status))
-    return rows
+    rows: list[scores.Row]
+    keys: set[tuple[str, str]]  # (student, chapter) of the submissions it read
+    problems: list[str] = field(default_factory=list)  # what it could not grade, and why
+    notes: list[str] = field(default_factory=list)  # graded, but worth a look
 
 
 def autograde(folder: Path, chapters: list[str], course: Path = COURSE_DIR,
-              csv_path: Path | None = None, profile: str = "ci") -> tuple[list[Row], list[str]]:
-    """Grades `folder`; returns the CSV rows and the submissions that could not be graded."""
+              csv_path: Path | None = None, profile: str = "ci",
+              students: list[str] | None = None, time_limit: float = TIME_LIMIT_S,
+              root: Path = ROOT) -> Graded:
+    """Grades the submissions in `folder` (of `students` only, when given) for `chapters`."""
+    from s2s.profiles import PROFILE_NAMES  # (imports torch: only here)
+
     if profile not in PROFILE_NAMES:
         raise HomeworkError(f"--profile must be one of {', '.join(PROFILE_NAMES)}, "
                             f"got {profile!r}")
-    submissions, notes = find_submissions(folder, chapters)
-    for note in notes:
-        print(note)
-    failures, graded = [], []
-    for sub in submissions:
-        reason = unreadable(sub.path)
-        if reason:
-            failures.append(f"{sub.student}/{sub.chapter}.ipynb: {reason}")
-        else:
-            graded.append(sub)
-    release(sorted({s.chapter for s in graded}, key=chapters.index), course, out=None)
+    if not time_limit > 0:
+        raise HomeworkError(f"--time-limit must be a positive number of seconds, got {time_limit}")
+    if not folder.is_dir():
+        raise HomeworkError(f"SUBMISSIONS: {folder} is not a folder; pass a folder that holds one "
+                            "folder per student, each with that student's chapter notebooks")
+    found = submissions.scan(folder, chapters, [c.file for c in course_chapters(root)],
+                             students)
+    missing = sorted(set(students or []) - set(found.students))
+    if missing:
+        raise HomeworkError(f"--student: no folder {', '.join(missing)} in {folder}")
+    if not found.students:
+        raise HomeworkError(f"SUBMISSIONS: no student folder in {folder}; expected "
+                            f"{folder}/<student>/<chapter>.ipynb with chapter one of "
+                            f"{', '.join(chapters)}")
+    if not found.submissions and not found.strays:
+        raise HomeworkError(f"SUBMISSIONS: no notebooks in {folder}; expected "
+                            f"{folder}/<student>/<chapter>.ipynb with chapter one of "
+                            f"{', '.join(chapters)}")
+    for skipped in found.skipped:
+        print(f"skipped {skipped}: its chapter is not graded in this run (--chapters)")
+    for student in found.students:
+        if not any(s.student == student for s in found.submissions + found.strays):
+            print(f"{student}: none of the graded chapters ({', '.join(chapters)})")
+    outcomes: dict[tuple[str, str], str | None] = {}
+    ready = []
+    for sub in found.submissions:
+        outcomes[sub.student, sub.chapter] = submissions.unreadable(sub.path)
+        if outcomes[sub.student, sub.chapter] is None:
+            ready.append(sub)
+    if ready:
+        release([c for c in chapters if any(s.chapter == c for s in ready)], course, None, root,
+                force=False)
+    for sub in ready:
+        grading.copy_in(sub, course)
     env = {**os.environ, "S2S_PROFILE": profile, "S2S_QUIET": "1"}
-    for chapter in sorted({s.chapter for s in graded}, key=chapters.index):
-        for sub in (s for s in graded if s.chapter == chapter):
-            target = course / "submitted" / sub.student / chapter
-            if target.exists():
-                shutil.rmtree(target)
-            target.mkdir(parents=True)
-            shutil.copy2(sub.path, target / f"{chapter}.ipynb")
-        done = nbgrader(course, "autograde", chapter, "--force", env=env)
-        if done.returncode != 0:
-            failures.append(f"nbgrader autograde {chapter} reported errors:\n"
-                            f"{_errors(done.stdout + done.stderr)}")
-    rows = gradebook_rows(course, graded)
-    failures += [f"{r.student}/{r.chapter}.ipynb: {r.status}" for r in rows
-                 if r.status.startswith("not graded")]
-    write_csv(rows, csv_path or course / "scores.csv")
-    return rows, failures
+    outcomes.update(grading.grade_all(ready, course, env, time_limit))
+
+    _record(course, outcomes, found)
+    rows = scores.export(course)
+    scores.write_csv(rows, csv_path or course / "scores.csv")
+    result = Graded(rows, set(outcomes))
+    result.problems = [f"{s}/{c}.ipynb: {why}" for (s, c), why in outcomes.items() if why]
+    result.problems += [f"{s.student + '/' if s.student else ''}{s.name}: {s.reason}"
+                        for s in found.strays]
+    for r in rows:
+        if (r.student, r.chapter) in result.keys and r.cell != scores.TOTAL and r.note:
+            result.notes.append(f"{r.student}/{r.chapter} {r.cell}: {r.note}")
+        if (r.student, r.chapter) in result.keys and r.seconds_late:
+            result.notes.append(f"{r.student}/{r.chapter}: {r.seconds_late:g} s late")
+    return result
 
 
-def _errors(log: str) -> str:
-    lines = [line for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
-    return "\n".join(lines[-20:]) or log[-2000:]
+def _record(course: Path, outcomes: dict[tuple[str, str], str | None],
+            found: submissions.Scan) -> None:
+    """This run's outcomes, and the strays of the students it read, into reports.json."""
+    reports = scores.load_reports(course)
+    for (student, chapter), reason in outcomes.items():
+        reports["submissions"][f"{student}/{chapter}"] = {
+            "graded": reason is None, "reason": reason or "",
+            "log": str(grading.log_path(course, chapter, student).relative_to(course))}
+    for student in found.students:
+        mine = [{"name": s.name, "reason": s.reason} for s in found.strays if s.student == student]
+        reports["strays"].pop(student, None)
+        if mine:
+            reports["strays"][student] = mine
+    scores.save_reports(course, reports)
 
 
-def write_csv(rows: list[Row], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "chapter", "cell", "graded_by", "score", "max_score",
-                         "status"])
-        for r in rows:
-            writer.writerow([r.student, r.chapter, r.cell, r.graded_by,
-                             "" if r.score is None else f"{r.score:g}", f"{r.max_score:g}",
-                             r.status])
-
-
-def summary(rows: list[Row]) -> list[str]:
-    """One line per student and chapter: tests score, and the points left to grade by hand."""
-    lines = []
-    keys = sorted({(r.student, r.chapter) for r in rows if r.cell})
-    for student, chapter in keys:
-        mine = [r for r in rows if (r.student, r.chapter) == (student, chapter) and r.cell]
-        tests = [r for r in mine if r.graded_by == "tests"]
-        hand = [r for r in mine if r.score is None]
-        got = sum(r.score or 0.0 for r in tests)
-        lines.append(f"{student:16} {chapter:22} tests {got:g}/{sum(r.max_score for r in tests):g}"
-                     f"  by hand: {sum(r.max_score for r in hand):g} points to grade")
-    return lines
+def feedback(chapters: list[str], course: Path = COURSE_DIR,
+             students: list[str] | None = None) -> tuple[list[Path], list[str]]:
+    """nbgrader's generate_feedback for the autograded submissions of `chapters` (of
+    `students`, when given); returns the HTML files and what failed."""
+    write_config(course)
+    made, failed = [], []
+    for chapter in chapters:
+        graded = sorted(p.parent.name for p in course.glob(f"autograded/*/{chapter}"))
+        failed += [f"{s}/{chapter}: not autograded" for s in students or [] if s not in graded]
+        wanted = [s for s in graded if students is None or s in students]
+        if not wanted:
+            continue
+        runs = [("*", wanted)] if students is None else [(s, [s]) for s in wanted]
+        for pattern, whom in runs:
+            name = "all" if pattern == "*" else pattern
+            log = course / "logs" / "feedback" / chapter / f"{name}.log"
+            nbgrader(course, "generate_feedback", chapter, "--student", pattern, "--force",
+                     log=log)
+            for student in whom:
+                page = course / "feedback" / student / chapter / f"{chapter}.html"
+                if page.exists():
+                    made.append(page)
+                else:
+                    failed.append(f"{student}/{chapter}: {grading.log_errors(log)} "
+                                  f"(log: {log.relative_to(course)})")
+    return made, failed
 
 
 def exercise_table(chapters: list[str], root: Path = ROOT) -> list[str]:
@@ -341,45 +370,82 @@ def exercise_table(chapters: list[str], root: Path = ROOT) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    chapters_help = "chapter stems (default: all in course.toml)"
     lst = sub.add_parser("list", help="the exercises of each chapter, their kinds and points")
-    lst.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
     rel = sub.add_parser("release", help="student versions of the chapters")
-    rel.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
     rel.add_argument("--out", type=Path, default=RELEASE_DIR, help="folder for the notebooks")
+    due = sub.add_parser("due", help="set the due date of chapters")
+    due.add_argument("date", help="e.g. '2025-03-01 17:00 Europe/Paris'")
     grade = sub.add_parser("autograde", help="grade SUBMISSIONS/<student>/<chapter>.ipynb")
     grade.add_argument("submissions", type=Path)
-    grade.add_argument("--chapters", nargs="+", help="chapter stems (default: all in course.toml)")
-    grade.add_argument("--csv", type=Path, help="scores file (default build/homework/scores.csv)")
     grade.add_argument("--profile", default="ci", help="S2S_PROFILE while grading (default ci)")
-    for p in (lst, rel, grade):
+    grade.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
+                       help=f"seconds for one notebook (default {TIME_LIMIT_S})")
+    sco = sub.add_parser("scores", help="write the scores CSV again from the gradebook")
+    fb = sub.add_parser("feedback", help="HTML feedback per student, without hidden tests")
+    for p in (grade, sco):
+        p.add_argument("--csv", type=Path, help="scores file (default build/homework/scores.csv)")
+    for p in (grade, fb):
+        p.add_argument("--student", nargs="+", help="only these students (default: all)")
+    for p in (lst, rel, due, grade, fb):
+        p.add_argument("--chapters", nargs="+", required=p is due, help=chapters_help)
+    for p in (lst, rel, due, grade, sco, fb):
         p.add_argument("--course-dir", type=Path, default=COURSE_DIR,
                        help="nbgrader's course folder (default build/homework)")
-    args = parser.parse_args(argv)
+        p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    return parser
+
+
+def _run(args) -> int:
+    course = args.course_dir.resolve()
+    chapters = select_chapters(getattr(args, "chapters", None), args.root)
+    if args.command == "list":
+        print("\n".join(exercise_table(chapters, args.root)))
+    elif args.command == "release":
+        for chapter, path in release(chapters, course, args.out.resolve(), args.root).items():
+            print(f"{chapter}: {path}")
+        print(f"to hand out: {zip_path(args.out.resolve(), args.root)}")
+    elif args.command == "due":
+        set_due_date(chapters, args.date, course)
+        print(f"due {args.date}: {', '.join(chapters)}")
+    elif args.command == "feedback":
+        made, failed = feedback(chapters, course, args.student)
+        print("\n".join(str(p) for p in made) or "no autograded submission: nothing to do")
+        if failed:
+            print("no feedback for:\n  " + "\n  ".join(failed), file=sys.stderr)
+            return 1
+    elif args.command == "scores":
+        if not (course / "gradebook.db").exists():
+            raise HomeworkError(f"no gradebook in {course}: run make autograde first")
+        rows = scores.export(course)
+        scores.write_csv(rows, (args.csv or course / "scores.csv").resolve())
+        print("\n".join(scores.summary(rows)))
+        print(f"scores: {(args.csv or course / 'scores.csv')}")
+    else:
+        done = autograde(args.submissions.resolve(), chapters, course,
+                         args.csv.resolve() if args.csv else None, args.profile, args.student,
+                         args.time_limit, args.root)
+        print("\n".join(scores.summary(done.rows, done.keys)))
+        if done.notes:
+            print("to look at:\n  " + "\n  ".join(done.notes))
+        print(f"scores: {(args.csv or course / 'scores.csv')}")
+        if done.problems:
+            print("could not grade:\n  " + "\n  ".join(done.problems), file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        chapters = select_chapters(args.chapters)
-        course = args.course_dir.resolve()
-        if args.command == "list":
-            print("\n".join(exercise_table(chapters)))
-            return 0
-        if args.command == "release":
-            for chapter, path in release(chapters, course, args.out.resolve()).items():
-                print(f"{chapter}: {path}")
-            return 0
-        rows, failures = autograde(args.submissions.resolve(), chapters, course,
-                                   args.csv.resolve() if args.csv else None, args.profile)
+        return _run(args)
     except HomeworkError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("\n".join(summary(rows)))
-    print(f"scores: {(args.csv or course / 'scores.csv')}")
-    if failures:
-        print("could not grade:\n  " + "\n  ".join(failures), file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
