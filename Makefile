@@ -3,10 +3,12 @@
 #   make test   lint, check the notebook pairs, run the unit tests, execute every chapter,
 #               autograde submissions with nbgrader (make homework), simulate Colab and
 #               build the package (make colab)
-# and `make book` (the HTML book in build/book/html), and the instructors' two
-# (homework/README.md):
-#   make release                     student versions of the chapters in release/
+# and `make book` (the HTML book in build/book/html), and the instructors' (homework/README.md):
+#   make release                     student versions of the chapters in release/ (and a zip)
+#   make due CHAPTERS=... DUE=date   the chapters' due date
 #   make autograde SUBMISSIONS=dir   grade dir/<student>/<chapter>.ipynb into a CSV
+#   make scores                      the CSV again from the gradebook, after grading by hand
+#   make feedback                    HTML feedback per student, without the hidden tests
 # All create .venv and install the pinned package with its dev extras when missing or stale.
 
 PYTHON ?= python3
@@ -23,7 +25,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 CHAPTERS ?=
 HOMEWORK := $(PY) tools/assignments.py
 
-.PHONY: lab test setup lint pairs unit chapters homework colab release autograde book
+.PHONY: lab test setup lint pairs unit chapters homework colab release due autograde scores feedback book gpu-check experiments
 
 setup: $(STAMP)
 
@@ -48,7 +50,7 @@ pairs: $(STAMP)
 	$(PY) tools/check_pairs.py
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -m "not homework and not colab"
+	$(PY) -m pytest tests -m "not homework and not colab and not slow"
 
 # make chapters PROFILE=gpu: every chapter under nbval at the gpu profile (a GPU machine).
 # At the ci profile a chapter over 1.5 x its course.toml budget fails (tools/run_chapters.py).
@@ -64,15 +66,48 @@ homework: $(STAMP)
 book: $(STAMP)
 	$(PY) tools/book.py
 
+# The GPU check (issue 30, benchmarks/README.md): every chapter under nbval, chapter 7's and
+# chapter 4's final models judged on test, the benchmarks and torchrun, at the gpu profile unless
+# PROFILE is given, in one report (results/gpu_check.json). Rehearse it here with
+# make gpu-check PROFILE=ci; more options in GPU_CHECK_ARGS (python tools/gpu_check.py --help).
+GPU_CHECK_ARGS ?=
+gpu-check: $(STAMP)
+	$(PY) tools/gpu_check.py $(if $(filter-out file,$(origin PROFILE)),--profile $(PROFILE)) \
+		$(if $(CHAPTERS),--chapters $(CHAPTERS)) $(GPU_CHECK_ARGS)
+
 # Colab simulated in a fresh venv (chapter 1 through its install cell), and the wheel and sdist.
 colab: $(STAMP)
 	$(PY) -m pytest tests -m colab
 
+# The experiments the chapters cite (experiments/*.toml -> results/*.json), resumable: an
+# interrupted run continues where it stopped. Decode experiments after the ones they decode.
+EXPERIMENTS ?= ch03_cell ch03_mask ch03_feed_back ch06_depth ch04_attention ch07_ablations \
+               ch07_collapse ch05_beam ch06_beam
+EXPERIMENT_PROFILE ?= cpu
+experiments: $(STAMP)
+	for name in $(EXPERIMENTS); do \
+	  $(PY) -m s2s.experiments run $$name --profile $(EXPERIMENT_PROFILE) || exit 1; done
+
 release: $(STAMP)
 	$(HOMEWORK) release $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
+# Homework (homework/README.md). Some students only: STUDENTS="alice bob"; the profile the
+# notebooks run at: PROFILE (default ci); the limit on one notebook: TIME_LIMIT (seconds).
+# The tool exits 0 (all graded), 1 (some submission or file reported) or 2 (usage); make
+# turns any failure into its own status 2 and names the tool's ("Error 1") in its message.
+due: $(STAMP)
+	@test -n "$(DUE)" -a -n "$(CHAPTERS)" || { echo 'usage: make due CHAPTERS="03_rnn_seq2seq" DUE="2025-03-01 17:00 Europe/Paris"' >&2; exit 2; }
+	$(HOMEWORK) due "$(DUE)" --chapters $(CHAPTERS)
+
 autograde: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo 'usage: make autograde SUBMISSIONS=folder (folder/<student>/<chapter>.ipynb)' >&2; exit 2; }
-	$(HOMEWORK) autograde "$(SUBMISSIONS)" $(if $(CHAPTERS),--chapters $(CHAPTERS))
+	$(HOMEWORK) autograde "$(SUBMISSIONS)" --profile $(PROFILE) $(if $(CHAPTERS),--chapters $(CHAPTERS)) \
+		$(if $(STUDENTS),--student $(STUDENTS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
+
+scores: $(STAMP)
+	$(HOMEWORK) scores
+
+feedback: $(STAMP)
+	$(HOMEWORK) feedback $(if $(CHAPTERS),--chapters $(CHAPTERS)) $(if $(STUDENTS),--student $(STUDENTS))
 
 test: lint pairs unit chapters homework colab

@@ -217,3 +217,16 @@ def test_a_shard_takes_every_size_th_row_and_an_empty_one_a_placeholder():
     assert token_weight(17, 33, World(0, 2)) + token_weight(16, 33, World(1, 2)) == \
         pytest.approx(2.0)
     assert token_weight(0, 33, World(1, 2)) == 0.0
+
+
+def test_join_reads_the_device_from_s2s_device(monkeypatch):
+    """Under torchrun, `join` takes S2S_DEVICE when no device is given (through
+    s2s.settings), and refuses one that is not cpu or cuda before joining anything."""
+    from s2s.distributed import join
+
+    for name, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("S2S_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="device='tpu': under torchrun give cpu or cuda"):
+        join()

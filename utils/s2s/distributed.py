@@ -66,7 +66,7 @@ def join(device: str | None = None) -> torch.device:
         if name not in os.environ:
             raise RuntimeError(f"distributed training needs ${name}, which torchrun sets: start "
                                "with `torchrun --nproc_per_node N -m s2s train CONFIG`")
-    device = device or settings.device_name()
+    device = device or settings.value("S2S_DEVICE")
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device={device!r}: under torchrun give cpu or cuda (each process "
                          "takes the GPU of its LOCAL_RANK)")
