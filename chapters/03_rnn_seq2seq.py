@@ -488,14 +488,28 @@ plt.show()
 # The run is finished: this is the final model, and now — once — the **test** split judges
 # it: every distinct test source (up to the profile's `eval_sentences`) with all its
 # references.
+#
+# The self-check states what the profile claims of the final model, as floors that a model
+# which did not learn fails: a test BLEU at the `cpu` profile, a validation loss at `ci`, both
+# at `gpu`. The `ci` profile trains for seconds (fewer steps still on a busy machine); there
+# BLEU is near 0 and does not even rise steadily with the steps (measured: see
+# `s2s.profiles`), so no BLEU floor could both hold and catch a broken model. The loss floor
+# asks that the best validation loss fell at least `expect_loss_drop` nats below $\ln V$, the
+# loss of a uniform guess over the $V$ target words — about what an untrained model scores.
 
 # %%
 final = judge(gru, data, split="test", max_sentences=profile.eval_sentences)
 print(f"GRU, test split, {len(final.hypotheses)} sentences: {final.bleu}")
 print(final.examples(6))
-s2s.check(final.bleu.score >= profile.expect_bleu_rnn,
-          f"held-out BLEU {final.bleu.score:.1f} >= {profile.expect_bleu_rnn} "
-          f"(profile {profile.name})")
+if profile.expect_bleu_rnn > 0:  # 0: no BLEU claim at this profile
+    s2s.check(final.bleu.score >= profile.expect_bleu_rnn,
+              f"held-out BLEU {final.bleu.score:.1f} >= {profile.expect_bleu_rnn} "
+              f"(profile {profile.name})")
+if profile.expect_loss_drop > 0:  # 0: no loss claim at this profile
+    ceiling = profile.max_val_loss(len(data.tgt_vocab))
+    s2s.check(history.best_val <= ceiling,
+              f"validation loss {history.best_val:.2f} <= {ceiling:.2f} = ln V - "
+              f"{profile.expect_loss_drop} (V = {len(data.tgt_vocab):,}; profile {profile.name})")
 
 # %% [markdown]
 # How does the quality depend on the length of the source? Chapter 1 predicted that one

@@ -700,8 +700,12 @@ print(f"chosen search: {chosen}; best beam vs greedy {beam_gain:+.2f} chrF, seed
 # Everything above chose on the valid split: the depth and seed, and the search. The chosen
 # character model with the chosen search is now judged once on the **test** split, next to the
 # word model (greedy, as it was compared on valid). These are the chapter's final numbers;
-# nothing is chosen after them. The self-checks state the floors the `cpu` profile's
-# character model must reach (none at the `ci` profile, where training lasts seconds).
+# nothing is chosen after them. The self-checks state floors that a model which did not learn
+# fails: test chrF and BLEU at the `cpu` profile. At `ci`, where each run trains for seconds
+# and chrF does not yet rise steadily with the steps (measured: see `s2s.profiles`), and at
+# `gpu`, where none has been measured yet, the claim is chapter 3's (§3.9): a best validation
+# loss at least `expect_loss_drop` nats below $\ln V$, a uniform guess over the $V$ target
+# characters.
 
 # %%
 test_src, test_refs = held_out(chars, "test", profile.eval_sentences)
@@ -710,10 +714,17 @@ word_final = judge_texts(word_model, test_src, test_refs)
 print(f"test, {len(test_src)} sentences: character model ({best_key[0]} layer(s), {chosen}) "
       f"BLEU {final.bleu.score:.2f}, chrF {final.chrf().score:.2f}; word model (greedy) "
       f"BLEU {word_final.bleu.score:.2f}, chrF {word_final.chrf().score:.2f}")
-s2s.check(final.chrf().score >= profile.expect_chrf_char,
-          f"character model: test chrF >= {profile.expect_chrf_char}")
-s2s.check(final.bleu.score >= profile.expect_bleu_char,
-          f"character model: test BLEU >= {profile.expect_bleu_char}")
+if profile.expect_chrf_char > 0:  # 0: no chrF claim at this profile
+    s2s.check(final.chrf().score >= profile.expect_chrf_char,
+              f"character model: test chrF >= {profile.expect_chrf_char}")
+if profile.expect_bleu_char > 0:  # 0: no BLEU claim at this profile
+    s2s.check(final.bleu.score >= profile.expect_bleu_char,
+              f"character model: test BLEU >= {profile.expect_bleu_char}")
+if profile.expect_loss_drop > 0:  # 0: no loss claim at this profile
+    ceiling, best_val = profile.max_val_loss(len(chars.tgt_vocab)), runs[best_key][1].best_val
+    s2s.check(best_val <= ceiling,
+              f"character model: validation loss {best_val:.2f} <= {ceiling:.2f} = ln V - "
+              f"{profile.expect_loss_drop} (V = {len(chars.tgt_vocab)})")
 
 # %% [markdown]
 # On test the picture of valid holds: the character model (one layer, seed 1, beam 5) reaches

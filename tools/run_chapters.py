@@ -34,6 +34,12 @@ from s2s.profiles import PROFILE_NAMES
 BUDGET_MARGIN = 1.5
 # what the kernels are told: self-checks raise, training progress stays quiet
 KERNEL_ENV = {"S2S_STRICT": "1", "S2S_QUIET": "1"}
+# At ci, one torch thread per kernel: the ci models are tiny, and their budgets are minutes, so
+# two threads thrashing on a loaded 2-core machine left a model 1-2 steps (0.43 s a step with
+# one thread, 3.49 s with two, at load 9; chapter 7's Chinese model: 2 steps in 8.8 s at load
+# 4, 231 steps with one thread), and the ci self-checks then rightly fail a model that did not
+# learn. Set OMP_NUM_THREADS yourself to override.
+CI_KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 
 
 def over_budget(seconds: dict[str, float], budgets: dict[str, float],
@@ -84,6 +90,9 @@ def main(argv: list[str]) -> int:
         print(f"FAIL: S2S_PROFILE={profile!r}; use one of {', '.join(PROFILE_NAMES)}")
         return 2
     os.environ.update(KERNEL_ENV)  # the kernels nbval starts inherit this environment
+    if profile == "ci":
+        for name, value in CI_KERNEL_ENV.items():
+            os.environ.setdefault(name, value)
     problems = book_problems(ROOT)
     if problems:
         print("\n".join(f"FAIL: {p}" for p in problems))
