@@ -372,20 +372,23 @@ def test_a_run_another_process_holds_is_left_to_it_and_waited_for(uninterrupted,
     """Several processes can share an experiment: a run whose lock is held elsewhere is
     skipped, the others are done, then the runner waits for it (here the lock is released
     after a second, unfinished, so the runner does the run itself)."""
-    import threading
-
-    from filelock import FileLock
+    import subprocess
+    import sys
 
     root = make_root(tmp_path, tiny=TINY)
     exp = load_experiment(root / "experiments" / "tiny.toml")
     first = plan(exp, root, exp.seeds, {"gru": 12, "lstm": 12})[0]
-    held = FileLock(first.work / "locks" / f"{first.path('').name}.lock", thread_local=False)
+    lock = first.work / "locks" / f"{first.path('').name}.lock"
     first.work.joinpath("locks").mkdir(parents=True)
-    held.acquire()
-    threading.Timer(1.0, held.release).start()
+    holder = subprocess.Popen(  # another process holds the run's lock for a second
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock\n"
+         f"lock = FileLock({str(lock)!r}); lock.acquire(); print('held', flush=True)\n"
+         "time.sleep(1.0); lock.release()"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
     lines = []
     path = run_experiment(exp, root, device="cpu", load_data=tiny_loader, progress=False,
                           log=lines.append)
     assert any("gru seed 0 is running in another process; waiting" in line for line in lines)
     assert lines[-1].startswith("[6/6] tiny: gru seed 0")  # done last, after the wait
     assert stable(read_json(path)) == stable(uninterrupted)
+    assert holder.wait(timeout=60) == 0

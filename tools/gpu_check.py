@@ -149,12 +149,19 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def default_sigint() -> None:
+    """In the child, before it starts: SIGINT back to its default, which `stop` relies on. A
+    shell's background job ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(args: list[str], limit_s: float, env: dict[str, str]) -> dict:
     """Run `args` from the repository root for at most `limit_s` seconds; its record (the
     command, exit status, seconds, whether it timed out) and its whole stdout and stderr."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err, text=True,
+                                preexec_fn=default_sigint)
         try:
             proc.wait(timeout=max(limit_s, 0.1))
             timed_out = False
