@@ -782,12 +782,25 @@ def my_masked_loss(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "ex1_code_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import torch.nn.functional as reference_functional  # the tests' own names: rebinding
+
+from s2s.train import sequence_loss as reference_loss  # sequence_loss or F changes nothing
+
 _logits = torch.randn(3, 5, 11)
 _tgt = torch.tensor([[4, 5, 3, 0, 0], [6, 3, 0, 0, 0], [7, 8, 9, 10, 3]])
-assert torch.allclose(my_masked_loss(_logits, _tgt), sequence_loss(_logits, _tgt))
+assert torch.allclose(my_masked_loss(_logits, _tgt), reference_loss(_logits, _tgt))
 ### BEGIN HIDDEN TESTS
 _real = logits.detach()
-assert torch.allclose(my_masked_loss(_real, tgt_out), sequence_loss(_real, tgt_out))
+assert torch.allclose(my_masked_loss(_real, tgt_out), reference_loss(_real, tgt_out))
+# the mean over real tokens (not rows' means, not all slots); pads' logits never count
+_uneven, _l = torch.tensor([[4, 3, 0, 0, 0, 0], [5, 6, 7, 8, 9, 3]]), torch.randn(2, 6, 11)
+assert torch.allclose(my_masked_loss(_l, _uneven), reference_loss(_l, _uneven))
+_noisy = torch.cat([_l[:1, :2], 1e3 * torch.randn(1, 4, 11)], dim=1)
+assert torch.allclose(my_masked_loss(torch.cat([_noisy, _l[1:]]), _uneven),
+                      my_masked_loss(_l, _uneven))
+_full, _f = torch.tensor([[4, 5, 3], [6, 7, 3]]), _l[:, :3]
+assert torch.allclose(my_masked_loss(_f, _full), reference_functional.cross_entropy(
+    _f.reshape(-1, 11), _full.reshape(-1)))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex2_code_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -806,8 +819,14 @@ def brevity_penalty(c: int, r: int) -> float:
 assert brevity_penalty(10, 8) == 1.0
 assert abs(brevity_penalty(5, 10) - math.exp(-1)) < 1e-12
 ### BEGIN HIDDEN TESTS
+from math import exp as reference_exp  # the tests' own name
+
 assert brevity_penalty(10, 10) == 1.0
 assert brevity_penalty(1, 8) < 0.001
+# lengths that do not divide (r // c would pass every case above)
+for _c, _r in ((4, 10), (3, 7), (7, 9), (9, 10), (2, 3)):
+    assert abs(brevity_penalty(_c, _r) - reference_exp(1 - _r / _c)) < 1e-12, (_c, _r)
+assert brevity_penalty(11, 10) == 1.0 and brevity_penalty(1000, 1) == 1.0
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex3_concept_task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -855,6 +874,13 @@ _shares = parameter_share(gru)
 assert abs(sum(_shares.values()) - 1) < 1e-6
 ### BEGIN HIDDEN TESTS
 assert set(_shares) == {"encoder", "embedding", "rnn", "out"}
+# each share counted from the model itself (a dict with the right keys and sum is not enough)
+_total = sum(p.numel() for p in gru.parameters())
+_parts = {"encoder": gru.encoder, "embedding": gru.decoder.embedding, "rnn": gru.decoder.rnn,
+          "out": gru.decoder.out}
+for _name, _part in _parts.items():
+    _want = sum(p.numel() for p in _part.parameters()) / _total
+    assert abs(_shares[_name] - _want) < 1e-9, _name
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "ex4_experiment_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
