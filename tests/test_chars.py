@@ -3,12 +3,12 @@ sentence pairs in every split, and both levels are judged alike on the same refe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 import s2s.data as data_module
+from corpus import require_corpus
 from s2s.chars import (
     copied,
     held_out,
@@ -19,7 +19,7 @@ from s2s.chars import (
     word_level_twin,
 )
 from s2s.data import load_translation
-from s2s.download import DataError, Release, fetch
+from s2s.download import Release
 from s2s.metrics import judge
 from s2s.models import ModelConfig
 from s2s.text import tokenize_words
@@ -34,12 +34,7 @@ SPLITS = ("train", "valid", "test")
 @pytest.fixture(scope="module")
 def chars():
     """Character-level pairs of the real corpus (CI sets S2S_DATA_DIR), a small slice."""
-    try:
-        fetch("fra-eng")
-    except DataError as err:
-        if os.environ.get("CI") or os.environ.get("S2S_DATA_DIR"):
-            raise
-        pytest.skip(f"the real corpus is not available here: {err}")
+    require_corpus("fra-eng")
     return load_translation("fra-eng", max_len=24, max_pairs=4000, min_freq=2,
                             tokenizers=("char", "char"), verbose=False)
 

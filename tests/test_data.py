@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
+from corpus import require_corpus
 from d2l_oracle import load_d2l
 from s2s.data import (
     BucketBatchSampler,
@@ -19,7 +18,7 @@ from s2s.data import (
     padding_efficiency,
     split_by_source,
 )
-from s2s.download import DataError, fetch, read_text
+from s2s.download import read_text
 from s2s.text import detokenize, normalize, parse_pairs, tokenize_chars, tokenize_words, tokenize_zh
 from s2s.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 
@@ -27,13 +26,7 @@ from s2s.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 @pytest.fixture(scope="module")
 def fra_text() -> str:
     """The real fra-eng release. CI sets S2S_DATA_DIR; elsewhere a cached or downloaded copy."""
-    try:
-        path, release = fetch("fra-eng")
-    except DataError as err:
-        if os.environ.get("CI") or os.environ.get("S2S_DATA_DIR"):
-            raise
-        pytest.skip(f"the real corpus is not available here: {err}")
-    return read_text(path, release)
+    return read_text(*require_corpus("fra-eng"))
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ fewest steps a `ci` chapter trains pass it."""
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 
 import s2s
+from corpus import require_corpus
 from s2s import PROFILES
 from s2s.data import load_translation
-from s2s.download import DataError, fetch
 from s2s.models import build_model
 from s2s.profiles import PROFILE_NAMES
 from s2s.train import fit
@@ -57,12 +56,7 @@ def test_every_floor_the_ci_profile_checks_is_above_zero():
 @pytest.fixture(scope="module")
 def ci_data():
     """The real English->French pairs at the `ci` profile's sizes (CI sets S2S_DATA_DIR)."""
-    try:
-        fetch("fra-eng")
-    except DataError as err:
-        if os.environ.get("CI") or os.environ.get("S2S_DATA_DIR"):
-            raise
-        pytest.skip(f"the real corpus is not available here: {err}")
+    require_corpus("fra-eng")
     ci = PROFILES["ci"]
     return load_translation("fra-eng", max_len=ci.max_len, max_pairs=ci.max_pairs,
                             min_freq=ci.min_freq, verbose=False)

@@ -84,6 +84,23 @@ def _type_name(types: tuple[type, ...]) -> str:
                        if not (float in types and t is int))
 
 
+def check_table(where: str, table: str, values: object,
+                schema: dict[str, dict[str, tuple[type, ...]]]) -> None:
+    """Refuse a TOML table (`values`, read from `where`) that is not a table, has a key
+    `schema[table]` does not list, or a value of another type; the error names `where`, the
+    table and the key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {table} must be a table ([{table}] followed by keys)")
+    for key, value in values.items():
+        if key not in schema[table]:
+            raise ConfigError(f"{where}: unknown key [{table}] {key}: the keys of "
+                              f"[{table}] are {', '.join(schema[table])}")
+        types = schema[table][key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise ConfigError(f"{where}: [{table}] {key} = {value!r} is a "
+                              f"{type(value).__name__}; it must be a {_type_name(types)}")
+
+
 def read_config(path: str | Path) -> dict[str, dict]:
     """The config at `path`, checked against SCHEMA: {table: {key: value}}."""
     path = Path(path)
@@ -100,17 +117,8 @@ def read_config(path: str | Path) -> dict[str, dict]:
         if table not in schema:
             raise ConfigError(f"{path}: unknown table [{table}]: the tables are "
                               f"{', '.join(f'[{t}]' for t in schema)}")
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: {table} must be a table ([{table}] followed by keys)")
-        for key, value in values.items():
-            if key not in schema[table]:
-                raise ConfigError(f"{path}: unknown key [{table}] {key}: the keys of "
-                                  f"[{table}] are {', '.join(schema[table])}")
-            types = schema[table][key]
-            if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-                raise ConfigError(f"{path}: [{table}] {key} = {value!r} is a "
-                                  f"{type(value).__name__}; it must be a {_type_name(types)}")
-            config[table][key] = value
+        check_table(str(path), table, values, schema)
+        config[table].update(values)
     if "kind" not in config["model"]:
         raise ConfigError(f"{path}: [model] kind is missing: say which model to train "
                           "(rnn, bahdanau, luong or nmt)")

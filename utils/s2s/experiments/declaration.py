@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
-from s2s.cli import SCHEMA, ConfigError
+from s2s.cli import SCHEMA, ConfigError, check_table
 
 KINDS = ("train", "decode")
 BUDGETS = ("steps", "time")
@@ -126,19 +126,16 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 def _check_table(where: str, table: str, values: object,
                  schema: dict[str, dict[str, tuple[type, ...]]]) -> dict:
-    if not isinstance(values, dict):
-        raise ExperimentError(f"{where}: {table} must be a table of keys")
-    for key, value in values.items():
-        if key not in schema[table]:
-            raise ExperimentError(f"{where}: unknown key [{table}] {key}: the keys of [{table}] "
-                                  f"are {', '.join(schema[table])}")
-        types = schema[table][key]
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            raise ExperimentError(f"{where}: [{table}] {key} = {value!r} is a "
-                                  f"{type(value).__name__}; it must be a {_type_name(types)}")
-        if table == "train" and key in REFUSED_TRAIN:
-            raise ExperimentError(f"{where}: [train] {key} cannot be set in an experiment: "
-                                  f"{REFUSED_TRAIN[key]}")
+    try:
+        check_table(where, table, values, schema)  # the command line's checks of a table
+    except ExperimentError:
+        raise
+    except ConfigError as err:
+        raise ExperimentError(str(err)) from err
+    refused = [key for key in values if table == "train" and key in REFUSED_TRAIN]
+    if refused:
+        raise ExperimentError(f"{where}: [train] {refused[0]} cannot be set in an experiment: "
+                              f"{REFUSED_TRAIN[refused[0]]}")
     return dict(values)
 
 
