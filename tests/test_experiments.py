@@ -287,6 +287,25 @@ def test_runs_for_some_seeds_then_the_rest_give_the_same_results(uninterrupted, 
     assert stable(read_json(root / "results" / "tiny.json")) == stable(uninterrupted)
 
 
+def test_a_run_another_experiment_finished_is_adopted_not_trained_again(uninterrupted,
+                                                                         tmp_path):
+    """tiny_mask's control is tiny's gru arm, setting for setting: its three runs are copied
+    (record under the new arm's name, checkpoint), only the new arm trains."""
+    mask = TINY.replace('control = "gru"', 'control = "masked"').replace(
+        "[arms.gru]\n[arms.lstm]\nmodel.cell = \"lstm\"",
+        "[arms.masked]\n[arms.unmasked]\ntrain.mask_loss = false")
+    root = make_root(tmp_path, tiny=TINY, tiny_mask=mask)
+    run_tiny(root)
+    results = read_json(run_tiny(root, "tiny_mask"))
+    masked = [r for r in results["runs"] if r["arm"] == "masked"]
+    gru = [r for r in uninterrupted["runs"] if r["arm"] == "gru"]
+    assert [r["adopted_from"] for r in masked] == ["tiny"] * 3
+    assert [r["hypotheses"] for r in masked] == [r["hypotheses"] for r in gru]
+    assert all("adopted_from" not in r for r in results["runs"] if r["arm"] == "unmasked")
+    assert len(list((root / "cache" / "experiments" / "tiny_mask").glob("masked-*.pt"))) == 3
+    assert check_results(root, "tiny_mask") == []
+
+
 def test_a_decode_experiment_decodes_the_source_models_with_paired_tests(tmp_path):
     root = make_root(tmp_path, tiny=TINY, tiny_beam=TINY_BEAM)
     results = read_json(run_tiny(root, "tiny_beam"))

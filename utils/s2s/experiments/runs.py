@@ -220,11 +220,45 @@ def execute(run: Run, data_for: DataCache, device: torch.device, *, wait: bool =
     try:
         if run.done():
             return read_json(run.record_path)
+        if run.source is None and adopt_twin(run):
+            return read_json(run.record_path)
         if run.source is not None:
             return _decode(run, data_for, device, on_progress)
         return _train(run, data_for, device, on_progress)
     finally:
         lock.release()
+
+
+def twin_of(run: Run) -> Path | None:
+    """A finished record of the same run (same key: same settings, seed, steps, metric and
+    CACHE_VERSION) kept by another experiment of the same profile, e.g. a control arm two
+    experiments share; None if there is none."""
+    gpu = run.work.name.endswith("-gpu")
+    pattern = f"*-s{run.seed}-{run.key}.json"
+    for folder in sorted(run.work.parent.iterdir()):
+        if folder == run.work or not folder.is_dir() or folder.name.endswith("-gpu") != gpu:
+            continue
+        for path in sorted(folder.glob(pattern)):
+            if path.with_suffix(".pt").exists():
+                return path
+    return None
+
+
+def adopt_twin(run: Run) -> bool:
+    """Copy a twin's record (under this arm's name) and checkpoint instead of training the
+    same run again; False when there is no twin."""
+    import shutil
+
+    twin = twin_of(run)
+    if twin is None:
+        return False
+    run.work.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(twin.with_suffix(".pt"), run.checkpoint)
+    record = read_json(twin)
+    record["arm"] = run.arm.name
+    record["adopted_from"] = twin.parent.name
+    write_json(run.record_path, record)
+    return True
 
 
 def _train(run: Run, data_for: DataCache, device, on_progress) -> dict:
