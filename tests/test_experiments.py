@@ -411,3 +411,34 @@ def test_a_run_another_process_holds_is_left_to_it_and_waited_for(uninterrupted,
     assert lines[-1].startswith("[6/6] tiny: gru seed 0")  # done last, after the wait
     assert stable(read_json(path)) == stable(uninterrupted)
     assert holder.wait(timeout=60) == 0
+
+
+def test_a_chapter_cites_a_checked_result_and_its_tests(uninterrupted, tmp_path):
+    from s2s.experiments.report import ResultsError, cite
+    from s2s.metrics import seed_difference
+
+    root = make_root(tmp_path, tiny=TINY, tiny_beam=TINY_BEAM)
+    with pytest.raises(ResultsError, match="python -m s2s.experiments run tiny"):
+        cite("tiny", root)
+    run_tiny(root)
+    run_tiny(root, "tiny_beam")
+    tiny, beam = cite("tiny", root), cite("tiny_beam", root)
+    assert "results/tiny.json, made by `python -m s2s.experiments run tiny`" in tiny.source
+    assert "CACHE_VERSION" in tiny.source and "cpu" in tiny.source
+    scores = {arm: [r["final"]["bleu"] for r in tiny.results["runs"] if r["arm"] == arm]
+              for arm in ("gru", "lstm")}
+    assert tiny.difference("lstm") == seed_difference(scores["gru"], scores["lstm"])
+    assert tiny.arm("lstm").scores == scores["lstm"]
+    assert str(tiny) == format_report(tiny.results)
+    with pytest.raises(KeyError, match="'gru', 'lstm'|gru, lstm"):
+        tiny.arm("transformer")
+    paired = beam.paired("beam3")
+    assert sorted(paired) == [0, 1, 2]
+    assert all(p.system == next(r["final"]["bleu"] for r in beam.results["runs"]
+                                if r["arm"] == "beam3" and r["seed"] == s)
+               for s, p in paired.items())
+    stale = json.loads((root / "results" / "tiny.json").read_text())
+    stale["provenance"]["cache_version"] = CACHE_VERSION - 1
+    (root / "results" / "tiny.json").write_text(json.dumps(stale))
+    with pytest.raises(ResultsError, match="CACHE_VERSION"):
+        cite("tiny", root)

@@ -12,18 +12,9 @@ from s2s.experiments.declaration import (
     EXPERIMENT_PROFILES,
     ExperimentError,
     find_experiments,
+    find_root,
     load_experiment,
 )
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The first of the current directory and its parents with an experiments/ folder."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "experiments").is_dir():
-            return folder
-    raise ExperimentError(f"no experiments/ folder in {start} or above it: run from the "
-                          "repository, or pass --root")
 
 
 def _list(root: Path) -> None:

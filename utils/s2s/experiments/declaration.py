@@ -401,3 +401,13 @@ def load_experiment(path: str | Path, profile: str = "cpu") -> Experiment:
 def find_experiments(folder: str | Path) -> list[Path]:
     """The declarations in `folder`, by name."""
     return sorted(Path(folder).glob("*.toml"))
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The first of the current directory and its parents with an experiments/ folder."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "experiments").is_dir():
+            return folder
+    raise ExperimentError(f"no experiments/ folder in {start} or above it: run from the "
+                          "repository, or pass --root")

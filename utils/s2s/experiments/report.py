@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 PAST_NOISE = 0.10  # the largest relative gain over the last quarter of a run's steps
 
@@ -140,3 +141,80 @@ def format_report(results: dict) -> str:
         lines.append(f"flagged: {', '.join(flagged)} still improved by {PAST_NOISE:.0%} or more "
                      "over the last quarter of their steps: train longer before concluding")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Citing a committed result from a chapter
+
+
+class ResultsError(ValueError):
+    """A results file a chapter cites is missing, stale or incomplete."""
+
+
+@dataclass
+class Citation:
+    """A committed results file as a chapter cites it: `print` shows the full report (question,
+    command, device, date, per-arm spread, the deciding tests); `source` names where it came
+    from; `arm(name)` is one arm's summary; `difference(arm)` the seeds test against the control
+    (a `s2s.metrics.SeedDifference`), `paired(arm)` the per-seed paired tests
+    (`s2s.metrics.PairedResult` by seed)."""
+
+    name: str
+    results: dict
+
+    def __str__(self) -> str:
+        return format_report(self.results)
+
+    @property
+    def source(self) -> str:
+        prov = self.results["provenance"]
+        commit = (f" at commit {prov['git_commit'][:7]}" if prov.get("git_commit")
+                  else " outside a git checkout")
+        if prov.get("uncommitted_changes"):
+            commit += " (with uncommitted changes)"
+        return (f"results/{self.name}.json, made by `{self.results['command']}` on "
+                f"{', '.join(prov['device'])} ({', '.join(prov['precision']) or 'fp32'}) on "
+                f"{prov['date'][:10]}{commit}, CACHE_VERSION {prov['cache_version']}")
+
+    def arm(self, name: str) -> ArmSummary:
+        by_name = {s.name: s for s in summarize(self.results)}
+        if name not in by_name:
+            raise KeyError(f"arm {name!r} is not in {self.name}; its arms: {', '.join(by_name)}")
+        return by_name[name]
+
+    def difference(self, arm: str):
+        """mean(arm) - mean(control) over seeds, with its interval and permutation p-value."""
+        from s2s.metrics import seed_difference
+
+        return seed_difference(self.arm(self.results["control"]).scores, self.arm(arm).scores)
+
+    def paired(self, arm: str) -> dict:
+        """{seed: PairedResult}: `arm` against the control on the same sentences, by the
+        declaration's paired test (bootstrap unless it asks for randomization)."""
+        from s2s.metrics import paired_test
+
+        self.arm(arm)
+        method = ("randomization" if self.results["decide"]["test"] == "paired_randomization"
+                  else "bootstrap")
+        mine = _hypotheses(self.results, arm)
+        theirs = _hypotheses(self.results, self.results["control"])
+        return {seed: paired_test(theirs[seed][0], mine[seed][0], mine[seed][1],
+                                  metric=self.results["metric"]["name"], method=method,
+                                  samples=self.results["decide"]["samples"])
+                for seed in sorted(set(mine) & set(theirs)) if mine[seed][1] == theirs[seed][1]}
+
+
+def cite(name: str, root: str | Path | None = None) -> Citation:
+    """results/NAME.json under `root` (default: the first of the current directory and its
+    parents with an experiments/ folder), checked against its declaration and this code's
+    CACHE_VERSION first: a missing, stale or incomplete file raises ResultsError saying which
+    command remakes it."""
+    from s2s.experiments.declaration import find_root
+    from s2s.experiments.results import check_results
+    from s2s.experiments.runs import read_json
+
+    root = find_root() if root is None else Path(root)
+    problems = check_results(root, name)
+    if problems:
+        raise ResultsError("; ".join(problems))
+    return Citation(name, read_json(root / "results" / f"{name}.json"))
