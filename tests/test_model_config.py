@@ -71,3 +71,30 @@ def test_every_field_a_kind_accepts_changes_its_model(kind):
             continue
         same = torch.equal(logits_of(config), default)
         assert same is ((kind, field, value) in SAME_AS_DEFAULT), (kind, field, value)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "bahdanau", "luong", "nmt"])
+def test_embed_dropout_false_leaves_the_embeddings_alone_in_training(kind):
+    """CS224n's model drops out no embedding: with embed_dropout=False and one layer, the
+    encoder is deterministic in training mode; with the default it is not."""
+    src = torch.randint(3, 20, (4, 6))
+    lengths = torch.full((4,), 6)
+    outputs = {}
+    for flag in (True, False):
+        config = ModelConfig(kind=kind, src_vocab_size=20, tgt_vocab_size=20, embed_size=8,
+                             hidden_size=8, num_layers=1, dropout=0.5, embed_dropout=flag)
+        torch.manual_seed(0)
+        encoder, _ = MODEL_BUILDERS[kind](config)
+        encoder.train()
+        outputs[flag] = [encoder(src, lengths)[0] for _ in range(2)]
+    assert not torch.equal(*outputs[True])
+    assert torch.equal(*outputs[False])
+
+
+def test_embed_dropout_is_in_the_config_dict_only_when_it_departs_from_the_old_model():
+    base = dict(kind="nmt", src_vocab_size=20, tgt_vocab_size=20)
+    assert "embed_dropout" not in ModelConfig(**base).to_dict()  # cached keys stay valid
+    off = ModelConfig(**base, embed_dropout=False)
+    assert off.to_dict()["embed_dropout"] is False
+    assert ModelConfig.from_dict(off.to_dict()) == off
+    assert ModelConfig.from_dict(ModelConfig(**base).to_dict()).embed_dropout is True

@@ -58,7 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
              "valid_frac": _NUMBER, "test_frac": _NUMBER, "seed": (int,), "tokenizers": (list,)},
     "model": {"kind": (str,), "embed_size": (int,), "hidden_size": (int,), "num_layers": (int,),
               "dropout": _NUMBER, "cell": (str,), "bidirectional": (bool,), "attention": (str,),
-              "input_feeding": (bool,)},
+              "input_feeding": (bool,), "embed_dropout": (bool,)},
     "train": {},  # filled below from TrainConfig's fields
     "output": {"checkpoint": (str,)},
 }

@@ -99,11 +99,13 @@ def _defaults() -> dict[str, dict[str, object]]:
     """Each setting's value when a declaration leaves it out (the library's defaults)."""
     from s2s.data import load_translation
     from s2s.models import ModelConfig
+    from s2s.models.base import ADDED_FIELDS
     from s2s.train import TrainConfig
 
     data = {k: p.default for k, p in inspect.signature(load_translation).parameters.items()
             if p.default is not inspect.Parameter.empty}
-    model = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+    model = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING
+             and f.name not in ADDED_FIELDS}  # left out at their old value: keys stay valid
     train = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
     return {"data": data, "model": model, "train": train, "search": dict(SEARCH_DEFAULTS)}
 

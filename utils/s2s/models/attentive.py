@@ -20,7 +20,15 @@ from torch import Tensor, nn
 
 from s2s.attention import SCORES, AdditiveScore, Attention, make_score, masked_softmax
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
-from s2s.models.rnn import RNNEncoder, RNNHidden, init_weights, make_rnn, select_hidden, top_layer
+from s2s.models.rnn import (
+    RNNEncoder,
+    RNNHidden,
+    embed,
+    init_weights,
+    make_rnn,
+    select_hidden,
+    top_layer,
+)
 
 
 def _rows(t: Tensor | None, index: Tensor) -> Tensor | None:
@@ -56,8 +64,10 @@ class BahdanauDecoder(Decoder):
     """Additive attention queried by the previous decoder state; context fed into the RNN."""
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, memory_size: int,
-                 num_layers: int = 1, dropout: float = 0.0, cell: str = "gru") -> None:
+                 num_layers: int = 1, dropout: float = 0.0, cell: str = "gru", *,
+                 embed_dropout: bool = True) -> None:
         super().__init__()
+        self.embed_dropout = embed_dropout
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.score = AdditiveScore(hidden_size, memory_size, hidden_size)
         self.dropout = nn.Dropout(dropout)
@@ -71,7 +81,7 @@ class BahdanauDecoder(Decoder):
                               self.score.precompute(memory))
 
     def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
-        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        emb = embed(self, tgt_in)  # (B, T, E)
         hidden, outputs, weights = state.hidden, [], []
         for t in range(tgt_in.shape[1]):
             query = top_layer(hidden)[:, None, :]  # (B, 1, H)
@@ -98,9 +108,11 @@ class LuongDecoder(Decoder):
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, memory_size: int,
                  num_layers: int = 1, dropout: float = 0.0, cell: str = "gru",
                  score: str = "general", input_feeding: bool = False, *,
-                 feed_dropped: bool = False, out_bias: bool = True) -> None:
+                 feed_dropped: bool = False, out_bias: bool = True,
+                 embed_dropout: bool = True) -> None:
         super().__init__()
         self.input_feeding, self.feed_dropped = input_feeding, feed_dropped
+        self.embed_dropout = embed_dropout
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         rnn_input = embed_size + (hidden_size if input_feeding else 0)
         self.rnn = make_rnn(cell, rnn_input, hidden_size, num_layers, dropout)
@@ -122,7 +134,7 @@ class LuongDecoder(Decoder):
         return torch.tanh(self.combine(torch.cat([context, h], dim=-1))), weights
 
     def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
-        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        emb = embed(self, tgt_in)  # (B, T, E)
         if not self.input_feeding:  # in parallel over time
             h, hidden = self.rnn(emb, state.hidden)  # (B, T, H): one call for all steps
             attentional, weights = self._attend(h, state)  # one batched matmul
@@ -144,7 +156,7 @@ class LuongDecoder(Decoder):
 
 def _encoder(c: ModelConfig) -> RNNEncoder:
     return RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
-                      c.cell, c.bidirectional)
+                      c.cell, c.bidirectional, embed_dropout=c.embed_dropout)
 
 
 def memory_size(c: ModelConfig) -> int:
@@ -175,11 +187,13 @@ def check_luong(c: ModelConfig) -> list[str]:
 @register("bahdanau", _check_bahdanau)
 def _build_bahdanau(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), BahdanauDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
-                                        memory_size(c), c.num_layers, c.dropout, c.cell)
+                                        memory_size(c), c.num_layers, c.dropout, c.cell,
+                                        embed_dropout=c.embed_dropout)
 
 
 @register("luong", check_luong)
 def _build_luong(c: ModelConfig) -> tuple[Encoder, Decoder]:
     return _encoder(c), LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size,
                                      memory_size(c), c.num_layers, c.dropout, c.cell,
-                                     c.attention or "general", c.input_feeding)
+                                     c.attention or "general", c.input_feeding,
+                                     embed_dropout=c.embed_dropout)

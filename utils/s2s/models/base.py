@@ -124,6 +124,7 @@ class ModelConfig:
     input_feeding: bool = False  # Luong only
     max_len: int = 50  # the longest source (in tokens) the model was trained for
     tokenizers: tuple[str, str] = ("word", "word")
+    embed_dropout: bool = True  # dropout on the embeddings too (CS224n's model has none: False)
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_BUILDERS:
@@ -134,7 +135,10 @@ class ModelConfig:
             raise ValueError(f"ModelConfig(kind={self.kind!r}, ...): " + "; ".join(problems))
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "tokenizers": list(self.tokenizers)}
+        """The fields as JSON takes them; a field added after models were cached is left out
+        at its old behaviour (ADDED_FIELDS), so their keys and checkpoints stay valid."""
+        return {k: v for k, v in {**asdict(self), "tokenizers": list(self.tokenizers)}.items()
+                if k not in ADDED_FIELDS or v != ADDED_FIELDS[k]}
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
@@ -153,6 +157,10 @@ class Seq2Seq(EncoderDecoder):
                              f"the config's {config.src_vocab_size}/{config.tgt_vocab_size}")
         self.config, self.src_vocab, self.tgt_vocab = config, src_vocab, tgt_vocab
 
+
+# Fields added to ModelConfig after models were cached and experiments run, with the value
+# that keeps the earlier behaviour: left out of `to_dict` (and so of cache keys) at that value.
+ADDED_FIELDS: dict[str, object] = {"embed_dropout": True}
 
 Builder = Callable[[ModelConfig], tuple[Encoder, Decoder]]
 ConfigCheck = Callable[[ModelConfig], list[str]]  # what the kind would ignore, and what to do

@@ -9,6 +9,9 @@ from the library's parts.
     output    o_t = dropout(tanh(W_u [a_t; h_t^dec]))                                (B, H)
     logits    W_vocab o_t, no bias                                                   (B, V)
 
+One departure from CS224n, by default: dropout on the source and target embeddings as well
+(CS224n applies it to o_t only). `embed_dropout=False` in the config gives CS224n's model.
+
 It is `kind="nmt"` of `ModelConfig`: an `RNNEncoder` with the linear bridge and a
 `LuongDecoder` that feeds the dropped-out combined output. Every choice is a config field, so
 the chapter's ablations change one field each: `input_feeding`, `attention` (any score of
@@ -25,8 +28,9 @@ from s2s.models.rnn import RNNEncoder
 @register("nmt", check_luong)  # the same fields as Luong's kind, the same checks
 def _build_nmt(c: ModelConfig) -> tuple[Encoder, Decoder]:
     encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
-                         c.cell, c.bidirectional, bridge="linear")
+                         c.cell, c.bidirectional, bridge="linear", embed_dropout=c.embed_dropout)
     decoder = LuongDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, memory_size(c),
                            c.num_layers, c.dropout, c.cell, c.attention or "general",
-                           c.input_feeding, feed_dropped=True, out_bias=False)
+                           c.input_feeding, feed_dropped=True, out_bias=False,
+                           embed_dropout=c.embed_dropout)
     return encoder, decoder

@@ -42,6 +42,13 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(param)
 
 
+def embed(module: nn.Module, tokens: Tensor) -> Tensor:
+    """tokens (B, T) -> embeddings (B, T, E) of `module.embedding`, through `module.dropout`
+    when `module.embed_dropout` (CS224n's model drops out no embedding)."""
+    emb = module.embedding(tokens)
+    return module.dropout(emb) if module.embed_dropout else emb
+
+
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
              bidirectional: bool = False) -> nn.GRU | nn.LSTM:
     """A batch-first `nn.GRU` or `nn.LSTM` (`cell`), with dropout between layers only when
@@ -65,11 +72,12 @@ class RNNEncoder(Encoder):
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, cell: str = "gru", bidirectional: bool = False,
-                 bridge: str = "tanh") -> None:
+                 bridge: str = "tanh", *, embed_dropout: bool = True) -> None:
         super().__init__()
         if bridge not in ("tanh", "linear"):
             raise ValueError(f"bridge must be 'tanh' or 'linear', got {bridge!r}")
         self.cell, self.bidirectional, self.bridge = cell, bidirectional, bridge
+        self.embed_dropout = embed_dropout
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         self.rnn = make_rnn(cell, embed_size, hidden_size, num_layers, dropout, bidirectional)
@@ -80,7 +88,7 @@ class RNNEncoder(Encoder):
         self.apply(init_weights)
 
     def forward(self, src: Tensor, src_len: Tensor) -> tuple[Tensor, RNNHidden]:
-        emb = self.dropout(self.embedding(src))  # (B, S, E)
+        emb = embed(self, src)  # (B, S, E)
         packed = nn.utils.rnn.pack_padded_sequence(emb, src_len.cpu(), batch_first=True,
                                                    enforce_sorted=False)
         packed_out, hidden = self.rnn(packed)
@@ -119,9 +127,9 @@ class RNNDecoder(Decoder):
     (Cho et al. 2014, d2l's Seq2SeqDecoder); a linear layer gives the logits."""
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 1,
-                 dropout: float = 0.0, cell: str = "gru") -> None:
+                 dropout: float = 0.0, cell: str = "gru", *, embed_dropout: bool = True) -> None:
         super().__init__()
-        self.cell = cell
+        self.cell, self.embed_dropout = cell, embed_dropout
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
         self.rnn = make_rnn(cell, embed_size + hidden_size, hidden_size, num_layers, dropout)
@@ -133,7 +141,7 @@ class RNNDecoder(Decoder):
         return RNNState(context=top_layer(hidden), hidden=hidden)  # context (B, H)
 
     def forward(self, tgt_in: Tensor, state: RNNState) -> tuple[Tensor, RNNState]:
-        emb = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        emb = embed(self, tgt_in)  # (B, T, E)
         ctx = state.context[:, None, :].expand(-1, tgt_in.shape[1], -1)  # (B, T, H)
         outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), state.hidden)  # (B, T, H)
         return self.out(self.dropout(outputs)), RNNState(state.context, hidden)  # (B, T, V)
@@ -153,7 +161,7 @@ def _check_rnn(c: ModelConfig) -> list[str]:
 @register("rnn", _check_rnn)
 def _build_rnn(c: ModelConfig) -> tuple[Encoder, Decoder]:
     encoder = RNNEncoder(c.src_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
-                         c.cell, c.bidirectional)
+                         c.cell, c.bidirectional, embed_dropout=c.embed_dropout)
     decoder = RNNDecoder(c.tgt_vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.dropout,
-                         c.cell)
+                         c.cell, embed_dropout=c.embed_dropout)
     return encoder, decoder
