@@ -30,7 +30,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (see `homework/README.md`).
 
 # %% [markdown]
 # The next cell only does something on Colab: it installs the course's small `s2s` package at
@@ -548,7 +548,7 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
+# Four exercises, graded with nbgrader (see `homework/README.md`): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

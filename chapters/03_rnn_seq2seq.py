@@ -30,7 +30,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/03_rnn_seq2seq.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/03_rnn_seq2seq.ipynb` (see `homework/README.md`).
 
 # %%
 import subprocess
@@ -214,7 +214,7 @@ print(f"{pad_share:.0%} of tgt_out is padding; masked loss {masked:.3f}, unmaske
 # %%
 from s2s.diagrams.teacher_forcing import teacher_forcing_vs_free_running
 
-teacher_forcing_vs_free_running(("je", "suis", "froid", "."), ("je", "ai", "froid", "."))
+teacher_forcing_vs_free_running(("j'ai", "froid", "."), ("j'ai", "chaud", "."))
 plt.show()
 
 # %% [markdown]
@@ -745,7 +745,7 @@ s2s.check(max(map(abs, gaps)) <= max(0.02, seed_gap),
 # run did not. Seed 1, where neither run wrote one, took 33.0 s in bf16 against 42.1 s in fp32.
 # `benchmarks/train_throughput.py` times the step itself in fp32 and in `auto`, for the
 # GRU, the LSTM and chapter 4's attention models. Its run on this machine the same day
-# (`--profile cpu`, recorded in the README's *Benchmarks*) gave the GRU's step 1.29× in
+# (`--profile cpu`, recorded in `benchmarks/README.md`) gave the GRU's step 1.29× in
 # bf16, the LSTM's 1.40× (PyTorch runs the LSTM, not the GRU, as one fused oneDNN kernel on
 # a CPU), and, for Luong trained 300 steps from one seed in each precision, validation losses
 # 0.42 % apart. The gain depends on the hardware: this machine's processor
@@ -760,7 +760,7 @@ s2s.check(max(map(abs, gaps)) <= max(0.02, seed_gap),
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (see *Homework* in the README): the coding exercises
+# Four exercises, graded with nbgrader (see `homework/README.md`): the coding exercises
 # by the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

@@ -26,7 +26,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/04_attention.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/04_attention.ipynb` (see `homework/README.md`).
 
 # %%
 import subprocess
@@ -500,7 +500,7 @@ plt.show()
 # now measures fp32 and the `auto` precision side by side, with a fused Adam in both; rerun
 # that way on 2026-11-24 on another 2-core machine (Intel Xeon with AMX), it gave Luong /
 # Bahdanau 1.06× for the whole model and 1.16× for the decoders alone in fp32, and 1.16× and
-# 1.20× in bf16 (the README's *Benchmarks* has the full figures): the same small ratio, for
+# 1.20× in bf16 (`benchmarks/README.md` has the full figures): the same small ratio, for
 # the reasons below. The `cpu` profile's size: embed 256, hidden 256, 1 layer, batch 128, a
 # 7,526-word target vocabulary.
 #
@@ -541,7 +541,7 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
+# Four exercises, graded with nbgrader (see `homework/README.md`): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

@@ -28,7 +28,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/05_beam_search.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/05_beam_search.ipynb` (see `homework/README.md`).
 
 # %%
 import subprocess
@@ -738,7 +738,7 @@ if profile.expect_bleu_attention > 0:  # profiles that train long enough to clai
 # %% [markdown]
 # ## Exercises
 #
-# Four exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
+# Four exercises, graded with nbgrader (see `homework/README.md`): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

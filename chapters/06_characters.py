@@ -34,7 +34,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/06_characters.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/06_characters.ipynb` (see `homework/README.md`).
 
 # %%
 import subprocess
@@ -743,7 +743,7 @@ print(final.examples(4))
 # %% [markdown]
 # ## Exercises
 #
-# Three exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
+# Three exercises, graded with nbgrader (see `homework/README.md`): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

@@ -36,7 +36,7 @@
 # **Exercises and their solutions.** The solutions (for the open experiments, what a full answer
 # contains) are in this notebook, under each exercise
 # at the end; to work the exercises without seeing them, open the student version
-# instead: `make release` writes it to `release/07_nmt_system.ipynb` (see *Homework* in the README).
+# instead: `make release` writes it to `release/07_nmt_system.ipynb` (see `homework/README.md`).
 
 # %%
 import subprocess
@@ -178,7 +178,7 @@ _ = s2s.check(gap < 1e-4, "model.decoder.step computes CS224n's equations")
 # Chapter 4 trained Luong's decoder with the general score and with the additive one, and the
 # general score lost by far. `benchmarks/attention_scores.py` measured why it looks bad: its
 # attention rows end **one-hot** — entropy near 0 nats, all the weight on a single source
-# position, sentence after sentence (README, *Benchmarks*). CS224n's assignment uses this
+# position, sentence after sentence (`benchmarks/README.md`). CS224n's assignment uses this
 # score, and students train working systems with it, over many epochs on a GPU. What is
 # different here?
 #
@@ -360,7 +360,7 @@ print(f"additive score: |score| <= ||v||_1 = {v1:.1f} at initialisation, whateve
 # $H = 256$. In this model it still ends saturated over 60 steps; in the benchmark's model
 # (a GRU encoder, no input feeding, 600 steps) scaling recovered most of the gap
 # (`python benchmarks/attention_scores.py --steps 600 --scores scaled_general,general,additive`,
-# 2026-11-25, README *Benchmarks*: 16.26 valid BLEU against 7.17 for general and 20.54 for
+# 2026-11-25, `benchmarks/README.md`: 16.26 valid BLEU against 7.17 for general and 20.54 for
 # additive). Scaling helps, then, but less reliably than a bounded score. Or bound the score, which is
 # what the additive score does. The capstone therefore starts from CS224n's design with the
 # additive score, and §7.4 measures the general score against it over a longer run; the
@@ -827,7 +827,7 @@ _ = s2s.check(gap < 1e-4, f"two processes train as one at the same global batch 
 # each process its GPU (`cuda:LOCAL_RANK`) and NCCL. On several machines, run on each
 # `torchrun --nnodes 2 --node_rank R --master_addr HOST --master_port 29500 --nproc_per_node 4
 # -m s2s train CONFIG`, with the data mirror and the config at the same paths on every
-# machine (`README`, *Several processes*). Two things do not carry over from one process:
+# machine (`configs/README.md`, *Several processes*). Two things do not carry over from one process:
 # dropout draws different masks on each rank, so runs with dropout agree in distribution, not
 # step by step; and feeding back the model's own predictions (`feed_back`) runs the decoder
 # outside `DistributedDataParallel`, so `fit` refuses it on several processes.
@@ -855,7 +855,7 @@ _ = s2s.check(gap < 1e-4, f"two processes train as one at the same global batch 
 #
 # ## Exercises
 #
-# Three exercises, graded with nbgrader (see *Homework* in the README): the coding parts by
+# Three exercises, graded with nbgrader (see `homework/README.md`): the coding parts by
 # the test cell under them (the visible tests, plus hidden ones when graded), the written
 # answers by hand. Points are in each cell's nbgrader metadata and in the headings.
 

@@ -33,29 +33,29 @@ def test_returns_a_figure_with_every_token(figure):
     fig = figure()
     assert isinstance(fig, Figure)
     drawn = words(fig)
-    for token in ("je", "suis", "froid", ".", "ai", "<bos>", "<eos>", "c", "RNN"):
+    for token in ("j'ai", "froid", ".", "chaud", "<bos>", "<eos>", "c", "RNN"):
         assert token in drawn, token
     # Both rows start at <bos> and end at <eos>; one RNN cell per step (T + 1) in each row.
     assert drawn.count("<bos>") == 2
     assert drawn.count("<eos>") == 2
-    assert drawn.count("RNN") == 2 * 5
+    assert drawn.count("RNN") == 2 * 4
     # A loss term at every position of the teacher-forced row.
-    assert [f"$\\ell_{{{t}}}$" in drawn for t in range(1, 6)] == [True] * 5
+    assert [f"$\\ell_{{{t}}}$" in drawn for t in range(1, 5)] == [True] * 4
 
 
 def test_mistake_is_highlighted_and_fed_back(figure):
     fig = figure()
-    wrong = [t for t in texts(fig) if t.get_text() == "ai"]
+    wrong = [t for t in texts(fig) if t.get_text() == "chaud"]
     assert len(wrong) == 2  # the wrong output and the same word read as the next input
     assert all(same_color(t.get_color(), RED) for t in wrong)
-    assert "(true: suis)" in words(fig)
-    right = [t for t in texts(fig) if t.get_text() in ("je", "froid")]
+    assert "(true: froid)" in words(fig)
+    right = [t for t in texts(fig) if t.get_text() in ("j'ai", "froid")]
     assert right and not any(same_color(t.get_color(), RED) for t in right)
     # Every cell after the one that produced the mistake reads it (directly or through the
-    # state): steps 3, 4, 5 are outlined in red, and no other box is dashed.
+    # state): steps 3 and 4 are outlined in red, and no other box is dashed.
     dashed_red = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)
                   and same_color(p.get_edgecolor(), RED) and p.get_linestyle() == "--"]
-    assert len(dashed_red) == 3
+    assert len(dashed_red) == 2
 
 
 def test_no_mistake_no_highlighted_token(figure):

@@ -34,8 +34,8 @@ TITLE_Y = 5.55
 
 
 def teacher_forcing_vs_free_running(
-        target: Sequence[str] = ("je", "suis", "froid", "."),
-        predicted: Sequence[str] = ("je", "ai", "froid", "."),
+        target: Sequence[str] = ("j'ai", "froid", "."),
+        predicted: Sequence[str] = ("j'ai", "chaud", "."),
 ) -> Figure:
     """Two rows of the same unrolled decoder: teacher forcing on top, free running below.
 
