@@ -23,7 +23,7 @@ from s2s.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from s2s.data import Splits, TranslationData, load_translation
 from s2s.decoding import batched_beam_search, beam_search, greedy
 from s2s.download import DataError, Release, fetch
-from s2s.metrics import corpus_bleu, teaching_bleu
+from s2s.metrics import corpus_bleu, corpus_chrf, teaching_bleu
 from s2s.text import (
     ParseReport,
     detokenize,
@@ -294,6 +294,29 @@ def test_data_dir_without_the_file_never_falls_back_to_the_cache(no_download, mo
                  cache=no_download / "cache")[0] == cached  # without a mirror: the cache
 
 
+@pytest.mark.parametrize("where", ["mirror", "cache"])
+def test_an_unreadable_corpus_file_names_the_file(no_download, monkeypatch, where):
+    """A mirror or cached copy that cannot be read (here: reading it raises PermissionError,
+    as for chmod 000 under a user that is not root) is a DataError naming the file and the fix,
+    not pooch's PermissionError."""
+    import pooch
+
+    folder = no_download / where
+    folder.mkdir()
+    (folder / "test-release").mkdir()
+    copy = folder / ("fra-eng.zip" if where == "mirror" else "test-release/fra-eng.zip")
+    copy.write_bytes(GOOD)
+
+    def unreadable(path, known_hash, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(pooch.hashes, "hash_matches", unreadable)
+    raises(lambda: fetch("test", releases=[release(None)],
+                         mirror=folder if where == "mirror" else None, cache=folder),
+           DataError, f"{copy} cannot be read (PermissionError: Permission denied): make it "
+           "readable")
+
+
 # ---------------------------------------------------------------------------------------------
 # Downloads: deadline and stall detection (loopback server; no real network)
 
@@ -540,6 +563,12 @@ METRIC_FAULTS = [
     ("teaching_bleu: strings as hypotheses",
      lambda: teaching_bleu(["the cat"], [[["the", "cat"]]]), TypeError,
      "teaching_bleu: hypotheses[0] must be a token list"),
+    ("corpus_bleu: no sentences", lambda: corpus_bleu([], []), ValueError,
+     "corpus_bleu: no sentences (hypotheses and references are empty)"),
+    ("corpus_chrf: no sentences", lambda: corpus_chrf([], []), ValueError,
+     "corpus_chrf: no sentences"),
+    ("teaching_bleu: no sentences", lambda: teaching_bleu([], []), ValueError,
+     "teaching_bleu: no sentences"),
 ]
 
 

@@ -110,9 +110,16 @@ def cache_dir() -> Path:
 
 
 def _matches(path: Path, release: Release) -> bool:
+    """Whether the file at `path` has `release`'s hash; a file that cannot be read (no
+    permission, a folder's name, a disk error) is a DataError naming it."""
     import pooch
 
-    return pooch.hashes.hash_matches(str(path), release.known_hash)
+    try:
+        return pooch.hashes.hash_matches(str(path), release.known_hash)
+    except OSError as err:
+        raise DataError(f"{path} cannot be read ({type(err).__name__}: {err.strerror or err}): "
+                        "make it readable (e.g. chmod a+r), or replace it with a verified copy; "
+                        "for a mirror, unset S2S_DATA_DIR to use the download cache") from err
 
 
 def _identify(path: Path, releases: list[Release]) -> Release | None:

@@ -48,6 +48,9 @@ def _streams(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
     if len(hypotheses) != len(references):
         raise ValueError(f"{where}: {len(hypotheses)} hypotheses but {len(references)} "
                          "reference lists: give one list of references per hypothesis")
+    if not hypotheses:
+        raise ValueError(f"{where}: no sentences (hypotheses and references are empty): a "
+                         "corpus score needs at least one translated sentence")
     if any(len(r) == 0 for r in references):
         raise ValueError(f"{where}: every hypothesis needs at least one reference")
     width = max((len(r) for r in references), default=0)
@@ -192,6 +195,9 @@ def teaching_bleu(hypotheses: Sequence[Sequence[str]],
     _check_corpus(hypotheses, references, "tokens", "teaching_bleu")
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+    if not hypotheses:
+        raise ValueError("teaching_bleu: no sentences (hypotheses and references are empty): a "
+                         "corpus score needs at least one translated sentence")
     if any(len(r) == 0 for r in references):
         raise ValueError("every hypothesis needs at least one reference")
     matches, totals = [0] * max_n, [0] * max_n
