@@ -103,6 +103,21 @@ def decide(results: dict, arm: str) -> list[str]:
     return lines
 
 
+def compute_line(results: dict) -> str:
+    """What the runs cost: wall minutes of training and of judging (decoding, for a decode
+    experiment), summed over the runs this experiment did itself (adopted runs were paid for
+    by the experiment they came from)."""
+    own = [r for r in results["runs"] if "adopted_from" not in r]
+    train = sum(r.get("train_seconds", 0.0) for r in own) / 60
+    judge = sum(r["eval_seconds"] for r in own) / 60
+    prov = results["provenance"]
+    adopted = len(results["runs"]) - len(own)
+    return (f"compute: {len(own)} runs, {train:.1f} min of training and {judge:.1f} min of "
+            f"judging (wall time, {prov.get('threads', '?')} torch thread(s) per process on "
+            f"{', '.join(prov['device'])})"
+            + (f"; {adopted} runs adopted from another experiment" if adopted else ""))
+
+
 def format_report(results: dict) -> str:
     """The report `python -m s2s.experiments report NAME` prints."""
     metric = results["metric"]["name"]
@@ -114,6 +129,7 @@ def format_report(results: dict) -> str:
              f"{prov['date']}, CACHE_VERSION {prov['cache_version']}",
              f"metric: {metric} on {results['metric']['sentences']} valid sentences; budget: "
              f"{results['budget']}; deciding test: {results['decide']['test']}"]
+    lines.append(compute_line(results))
     if results.get("speed"):
         rate = results["speed"]["steps_per_second"]
         lines.append("equal time: measured steps/s " + ", ".join(
