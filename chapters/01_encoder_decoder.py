@@ -33,21 +33,28 @@
 # instead: `make release` writes it to `release/01_encoder_decoder.ipynb` (see `homework/README.md`).
 
 # %% [markdown]
-# The next cell only does something on Colab: it installs the course's small `s2s` package at
-# the release this notebook was executed with (Colab's own PyTorch is kept) and prints what it
-# installed. On your machine, `make lab` has already installed it.
+# The next cell only does something on Colab: it fetches the course repository at the release
+# this notebook was executed with, installs its small `s2s` package (Colab's own PyTorch is
+# kept), moves into its `chapters/` folder, where the committed experiment results are found,
+# and prints what it installed. On your machine, `make lab` has already installed it.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # the course package at its release; Colab's torch is kept
+if "google.colab" in sys.modules:  # the course at its release; Colab's torch is kept
     from importlib.metadata import version
 
+    course = os.path.expanduser("~/s2s-course")
+    if not os.path.isdir(course):  # the repository at the release: package and results
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "v0.1.0",
+                        "https://github.com/s2s-course/seq2seq", course], check=True)
     with open("/tmp/keep-torch.txt", "w") as f:  # a pip constraint: torch stays as it is
         f.write(f"torch=={version('torch')}\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
-                    "s2s-course @ git+https://github.com/s2s-course/seq2seq@v0.1.0"], check=True)
+                    course], check=True)
+    os.chdir(os.path.join(course, "chapters"))  # cite() finds results/ from here
     print(f"installed s2s-course {version('s2s-course')} (v0.1.0), "
           f"torch {version('torch')} kept")
 

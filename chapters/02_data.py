@@ -32,21 +32,28 @@
 # instead: `make release` writes it to `release/02_data.ipynb` (see `homework/README.md`).
 
 # %% [markdown]
-# The next cell only does something on Colab: it installs the course's small `s2s` package at
-# the release this notebook was executed with (Colab's own PyTorch is kept) and prints what it
-# installed. On your machine, `make lab` has already installed it.
+# The next cell only does something on Colab: it fetches the course repository at the release
+# this notebook was executed with, installs its small `s2s` package (Colab's own PyTorch is
+# kept), moves into its `chapters/` folder, where the committed experiment results are found,
+# and prints what it installed. On your machine, `make lab` has already installed it.
 
 # %%
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # the course package at its release; Colab's torch is kept
+if "google.colab" in sys.modules:  # the course at its release; Colab's torch is kept
     from importlib.metadata import version
 
+    course = os.path.expanduser("~/s2s-course")
+    if not os.path.isdir(course):  # the repository at the release: package and results
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "v0.1.0",
+                        "https://github.com/s2s-course/seq2seq", course], check=True)
     with open("/tmp/keep-torch.txt", "w") as f:  # a pip constraint: torch stays as it is
         f.write(f"torch=={version('torch')}\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
-                    "s2s-course @ git+https://github.com/s2s-course/seq2seq@v0.1.0"], check=True)
+                    course], check=True)
+    os.chdir(os.path.join(course, "chapters"))  # cite() finds results/ from here
     print(f"installed s2s-course {version('s2s-course')} (v0.1.0), "
           f"torch {version('torch')} kept")
 
@@ -142,7 +149,8 @@ for sentence in ["Go.", "Cours\u202f!", "I'm cold, aren't you?", "J'ai froid."]:
 # %% [markdown]
 # At character level (the design of the Keras character-level seq2seq example) every character
 # is a token, case and spaces included; Chinese, which has no spaces between words, is
-# tokenised as characters too (the English–Mandarin corpus is for a planned later chapter).
+# tokenised as characters too: chapter 7 (§7.6) trains an English→Chinese model on Tatoeba's
+# English–Mandarin pairs with exactly this tokeniser on the Chinese side.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -245,9 +253,10 @@ print(f"a sentence is {ratio:.1f} times as many characters as words")
 #
 # Longer sequences mean more recurrent steps per sentence, and — after chapter 1 — more to
 # carry through a fixed-size state. Whether that makes a character model worse or better at
-# translation is an empirical question this chapter does not answer; a planned chapter on
-# character-level models (not yet part of the course) is to compare them with word-level ones
-# at equal training time. The course uses words, with the `min_freq` of the profile table
+# translation is an empirical question this chapter does not answer; chapter 6 trains a
+# character-level model and compares it with a word-level one on the same held-out sentences
+# at equal training time (§6.5). The models of chapters 3–5 and 7 read and write words
+# (characters only on the Chinese side of §7.6), with the `min_freq` of the profile table
 # above (a higher value gives a smaller vocabulary, and so a smaller output layer, at the
 # price of more `<unk>`).
 

@@ -86,9 +86,14 @@ def test_chapter_1_runs_through_its_install_cell(runtime, monkeypatch):
     before = torch_version(python)
     nb = nbformat.read(ROOT / "chapters" / f"{CHAPTER}.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import s2s\nprint(s2s.__file__)"))
+    nb.cells.append(nbformat.v4.new_code_cell(  # the committed results, from the clone
+        "import os\nfrom s2s.experiments.report import cite\n"
+        "print(os.getcwd())\nprint(cite('ch06_depth').source)"))
     monkeypatch.setenv("JUPYTER_PATH", str(base / "jupyter"))
     monkeypatch.setenv("S2S_PROFILE", "ci")
     monkeypatch.setenv("S2S_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("HOME", str(base / "home"))  # where the install cell clones the course
+    (base / "home").mkdir(exist_ok=True)
     monkeypatch.delenv("PYTHONPATH", raising=False)
     workdir = base / "work"
     workdir.mkdir()
@@ -99,7 +104,9 @@ def test_chapter_1_runs_through_its_install_cell(runtime, monkeypatch):
     _, tag = release(ROOT)
     assert f"installed s2s-course 0.1.0 ({tag}), torch {before} kept" in printed, printed
     assert torch_version(python) == before
-    where = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    cited = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "s2s-course/chapters" in cited and "results/ch06_depth.json, made by" in cited, cited
+    where = "".join(o.get("text", "") for o in nb.cells[-2].outputs)
     assert str(python.parents[1]) in where and "site-packages" in where, where
     direct = run(python, "-m", "pip", "show", "-f", "s2s-course")
     assert "Editable" not in direct

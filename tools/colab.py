@@ -28,20 +28,28 @@ INSTALL_MARK = 'if "google.colab" in sys.modules'
 
 
 def install_cell(root: Path = ROOT) -> str:
-    """The first code cell of every chapter. On Colab it installs the package at the release
-    tag, with Colab's torch pinned by a constraint so that pip can never replace it, and
-    prints what it installed; anywhere else it does nothing (make lab installed the package)."""
+    """The first code cell of every chapter. On Colab it clones the repository at the release
+    tag (into ~/s2s-course, once), installs the package from that clone with Colab's torch
+    pinned by a constraint so that pip can never replace it, works from the clone's chapters/
+    folder (where the committed experiment results the chapters cite are found), and prints what
+    it installed; anywhere else it does nothing (make lab installed the package)."""
     repository, tag = release(root)
-    return f'''import subprocess
+    return f'''import os
+import subprocess
 import sys
 
-{INSTALL_MARK}:  # the course package at its release; Colab's torch is kept
+{INSTALL_MARK}:  # the course at its release; Colab's torch is kept
     from importlib.metadata import version
 
+    course = os.path.expanduser("~/s2s-course")
+    if not os.path.isdir(course):  # the repository at the release: package and results
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{tag}",
+                        "{repository}", course], check=True)
     with open("/tmp/keep-torch.txt", "w") as f:  # a pip constraint: torch stays as it is
         f.write(f"torch=={{version('torch')}}\\n")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
-                    "s2s-course @ git+{repository}@{tag}"], check=True)
+                    course], check=True)
+    os.chdir(os.path.join(course, "chapters"))  # cite() finds results/ from here
     print(f"installed s2s-course {{version('s2s-course')}} ({tag}), "
           f"torch {{version('torch')}} kept")'''
 
