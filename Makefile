@@ -93,12 +93,18 @@ colab: $(STAMP)
 
 # The experiments the chapters cite (experiments/*.toml -> results/*.json), resumable: an
 # interrupted run continues where it stopped. Decode experiments after the ones they decode.
+# EXPERIMENT_JOBS processes share each experiment (a lock per run; one torch thread each on a
+# CPU): 2 on the course's 2-core machine.
 EXPERIMENTS ?= ch03_cell ch03_mask ch03_feed_back ch06_depth ch04_attention ch07_ablations \
                ch07_collapse ch05_beam ch06_beam
 EXPERIMENT_PROFILE ?= cpu
+EXPERIMENT_JOBS ?= 2
 experiments: $(STAMP)
 	for name in $(EXPERIMENTS); do \
-	  $(PY) -m s2s.experiments run $$name --profile $(EXPERIMENT_PROFILE) || exit 1; done
+	  pids=""; for job in $$(seq $(EXPERIMENT_JOBS)); do \
+	    $(PY) -m s2s.experiments run $$name --profile $(EXPERIMENT_PROFILE) & pids="$$pids $$!"; \
+	  done; \
+	  for pid in $$pids; do wait $$pid || exit 1; done; done
 
 release: $(STAMP)
 	$(HOMEWORK) release $(if $(CHAPTERS),--chapters $(CHAPTERS))
