@@ -19,11 +19,19 @@ import s2s
 import s2s.data as data_module
 from loopback import LoopbackServer, Pace
 from s2s import get_profile, translate
-from s2s.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from s2s.checkpoints import CheckpointError, load_checkpoint, load_history, save_checkpoint
 from s2s.data import Splits, TranslationData, load_translation
-from s2s.decoding import batched_beam_search, beam_search, greedy
+from s2s.decoding import batched_beam_search, beam_search, exhaustive_search, greedy
 from s2s.download import DataError, Release, fetch
-from s2s.metrics import corpus_bleu, corpus_chrf, teaching_bleu
+from s2s.metrics import (
+    bleu_by_length,
+    corpus_bleu,
+    corpus_chrf,
+    paired_test,
+    seed_difference,
+    seed_spread,
+    teaching_bleu,
+)
 from s2s.text import (
     ParseReport,
     detokenize,
@@ -33,6 +41,7 @@ from s2s.text import (
     tokenize_zh,
 )
 from s2s.train import TrainConfig, fit
+from s2s.translator import nbest_with_attention, translator
 from s2s.vocab import UNK, Vocab
 from test_download import GOOD, cache_files, release
 from tiny import tiny_data, tiny_model
@@ -673,3 +682,286 @@ def test_a_loss_climbing_far_above_its_start_stops_training():
     error = raises(lambda: fit(model, data, TrainConfig(max_steps=200, lr=1e3, batch_size=32),
                                progress=False), FloatingPointError, "training diverged at step")
     assert "more than 4 times the first step's" in str(error) and "lr=1000.0" in str(error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points name the argument at fault (issue 27, item 4): judge, bleu_by_length,
+# the significance tests, checkpoints, decoding, the translator and the command line
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """(data, model) with the same vocabularies: what judge takes."""
+    data = tiny_data()
+    return data, tiny_model(data).eval()
+
+
+@pytest.fixture(scope="module")
+def judged(tiny):
+    from s2s.metrics import judge
+
+    data, model = tiny
+    return judge(model, data, max_sentences=5)
+
+
+def _judge(**kwargs):
+    from s2s.metrics import judge
+
+    return lambda data, model: judge(model, data, **kwargs)
+
+
+def _meta_source():
+    return torch.tensor([[4, 5, 3]], device="meta"), torch.tensor([3])
+
+
+ENTRY_FAULTS = [
+    # judge: a raw slice error, a silent slice (-1 drops the last sentence, True keeps one), an
+    # AttributeError from getattr(splits, ...) or from None
+    ("judge max_sentences=0", _judge(max_sentences=0), ValueError,
+     "judge(max_sentences=...) must be >= 1, got 0: the number of distinct held-out sources"),
+    ("judge max_sentences=-1", _judge(max_sentences=-1), ValueError,
+     "judge(max_sentences=...) must be >= 1, got -1"),
+    ("judge max_sentences=2.5", _judge(max_sentences=2.5), TypeError,
+     "judge(max_sentences=...) must be an integer or None, got 2.5 (float)"),
+    ("judge max_sentences=True", _judge(max_sentences=True), TypeError,
+     "judge(max_sentences=...) must be an integer or None, got True (bool)"),
+    ("judge split='dev'", _judge(split="dev"), ValueError,
+     "judge(split='dev'): choose 'valid' (to choose settings) or 'test'"),
+    ("judge a misspelt search setting", _judge(beam=5), TypeError,
+     "judge(beam=...) is not a search setting: the settings are max_len, batch_size, beam_size"),
+    ("judge data=None", lambda data, model: _judge()(None, model), TypeError,
+     "judge(data=...) must be the model's TranslationData (from s2s.data.load_translation), "
+     "got NoneType"),
+    ("judge model=None", lambda data, model: _judge()(data, None), TypeError,
+     "judge(model=...) must be a trained s2s model (a Seq2Seq, from s2s.models.build_model or "
+     "s2s.checkpoints.load_checkpoint), got NoneType"),
+    # decoding: raw torch errors (or a device-side assert on a GPU) from inside the encoder
+    ("translate model=None", lambda data, model: translate(None, "w1"), TypeError,
+     "translate(model=...) must be a trained s2s model"),
+    ("greedy src as a list", lambda data, model: greedy(model, [[4, 5, 3]], [3], 5), TypeError,
+     "greedy(src=...) must be a (B, S) tensor of integer token ids, got list: build them with "
+     "s2s.data.source_batch"),
+    ("greedy src 1-D", lambda data, model: greedy(model, torch.tensor([4, 5, 3]),
+                                                  torch.tensor([3]), 5), TypeError,
+     "greedy(src=...) must be a (B, S) tensor of integer token ids, got a (3,) torch.int64"),
+    ("greedy float src", lambda data, model: greedy(model, SRC[0].float(), SRC[1], 5),
+     TypeError, "got a (1, 3) torch.float32 tensor"),
+    ("greedy src_len as an int", lambda data, model: greedy(model, SRC[0], 3, 5), TypeError,
+     "greedy(src_len=...) must be a (B,) tensor of integer lengths, got int"),
+    ("greedy mismatched src_len", lambda data, model: greedy(model, SRC[0],
+                                                             torch.tensor([3, 3]), 5),
+     ValueError, "greedy(src_len=...) has 2 lengths for the 1 rows of src"),
+    ("greedy src_len 0", lambda data, model: greedy(model, SRC[0], torch.tensor([0]), 5),
+     ValueError, "greedy(src_len=...) holds lengths from 0 to 0, outside 1..3"),
+    ("greedy src_len past src", lambda data, model: greedy(model, SRC[0], torch.tensor([7]), 5),
+     ValueError, "holds lengths from 7 to 7, outside 1..3 (src has 3 columns)"),
+    ("greedy no sentence", lambda data, model: greedy(model, SRC[0][:0], SRC[1][:0], 5),
+     ValueError, "greedy(src=...) has shape (0, 3): there is no sentence to decode"),
+    ("greedy an id outside the vocabulary",
+     lambda data, model: greedy(model, torch.tensor([[400, 5, 3]]), SRC[1], 5), ValueError,
+     "greedy(src=...) holds ids from 3 to 400, outside the model's source vocabulary"),
+    ("greedy src on another device", lambda data, model: greedy(model, *_meta_source(), 5),
+     ValueError, "greedy(src=...) is on meta, the model's weights on cpu: move one to the "
+     "other, e.g. src.to('cpu')"),
+    ("beam_search on a batch",
+     lambda data, model: beam_search(model, torch.tensor([[4, 5, 3], [6, 3, 0]]),
+                                     torch.tensor([3, 2]), 2, 5), ValueError,
+     "beam_search decodes one sentence (src of shape (1, S)), got a batch of 2: use "
+     "batched_beam_search"),
+    ("exhaustive_search on a batch",
+     lambda data, model: exhaustive_search(model, torch.tensor([[4, 5, 3], [6, 3, 0]]),
+                                           torch.tensor([3, 2]), 1), ValueError,
+     "exhaustive_search decodes one sentence"),
+    ("batched beam src on another device",
+     lambda data, model: batched_beam_search(model, *_meta_source(), 2, 5), ValueError,
+     "batched_beam_search(src=...) is on meta, the model's weights on cpu"),
+    # the translator
+    ("nbest_with_attention model=None", lambda data, model: nbest_with_attention(None, "w1"),
+     TypeError, "nbest_with_attention(model=...) must be a trained s2s model"),
+    ("nbest_with_attention bytes", lambda data, model: nbest_with_attention(model, b"w1"),
+     TypeError, "nbest_with_attention(sentence=...) takes text, not bytes: decode them first"),
+    ("nbest_with_attention meta weights",
+     lambda data, model: nbest_with_attention(tiny_model(data).to("meta"), "w1"), ValueError,
+     "nbest_with_attention: the model's weights are on the meta device"),
+    ("translator interactive='no'",
+     lambda data, model: translator(model, "w1", interactive="no"), TypeError,
+     "translator(interactive=...) must be True or False, got 'no' (str)"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in ENTRY_FAULTS],
+                         ids=[c[0] for c in ENTRY_FAULTS])
+def test_model_entry_point_faults(tiny, call, kind, phrase):
+    raises(lambda: call(*tiny), kind, phrase)
+
+
+STATISTICS_FAULTS = [
+    # bleu_by_length: silently empty ([] or unsorted edges), odd labels (floats), raw errors
+    ("bleu_by_length no edges", lambda j: bleu_by_length(j, []), ValueError,
+     "bleu_by_length(edges=...) needs at least two lengths (a bucket lies between two), got []"),
+    ("bleu_by_length one edge", lambda j: bleu_by_length(j, [5]), ValueError,
+     "needs at least two lengths"),
+    ("bleu_by_length decreasing edges", lambda j: bleu_by_length(j, [10, 5]), ValueError,
+     "bleu_by_length(edges=...) must increase, got [10, 5], which leaves every bucket empty"),
+    ("bleu_by_length float edge", lambda j: bleu_by_length(j, [0, 2.5, 10]), TypeError,
+     "bleu_by_length(edges[1]=...) must be an integer, got 2.5 (float)"),
+    ("bleu_by_length edges as a str", lambda j: bleu_by_length(j, "0510"), TypeError,
+     "bleu_by_length(edges=...) must be a list of lengths, got str"),
+    ("bleu_by_length edges=None", lambda j: bleu_by_length(j, None), TypeError,
+     "must be a list of lengths, got NoneType"),
+    ("bleu_by_length not a Judged", lambda j: bleu_by_length([j], [1, 5]), TypeError,
+     "bleu_by_length(judged=...) must be what judge returns (a Judged), got list"),
+    # paired_test: a list as the method was `unhashable type: 'list'`
+    ("paired_test method as a list",
+     lambda j: paired_test(["a b"], ["a c"], [["a b"]], method=["bootstrap"]), ValueError,
+     "paired_test: method=['bootstrap']: choose 'bootstrap' or 'randomization'"),
+    # seed_spread / seed_difference: IndexError or numpy's errors from inside
+    ("seed_spread samples=0", lambda j: seed_spread([1.0, 2.0], samples=0), ValueError,
+     "seed_spread(samples=...) must be >= 1, got 0: the number of bootstrap resamples"),
+    ("seed_spread samples=2.5", lambda j: seed_spread([1.0, 2.0], samples=2.5), TypeError,
+     "seed_spread(samples=...) must be an integer, got 2.5 (float)"),
+    ("seed_spread seed=-1", lambda j: seed_spread([1.0, 2.0], seed=-1), ValueError,
+     "seed_spread(seed=...) must be >= 0, got -1"),
+    ("seed_spread seed='a'", lambda j: seed_spread([1.0, 2.0], seed="a"), TypeError,
+     "seed_spread(seed=...) must be an integer or None, got 'a' (str)"),
+    ("seed_difference samples=0",
+     lambda j: seed_difference([1.0, 2.0], [3.0, 4.0], samples=0), ValueError,
+     "seed_difference(samples=...) must be >= 1, got 0"),
+    ("seed_difference seed=1.5",
+     lambda j: seed_difference([1.0, 2.0], [3.0, 4.0], seed=1.5), TypeError,
+     "seed_difference(seed=...) must be an integer or None, got 1.5 (float)"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in STATISTICS_FAULTS],
+                         ids=[c[0] for c in STATISTICS_FAULTS])
+def test_statistics_entry_point_faults(judged, call, kind, phrase):
+    raises(lambda: call(judged), kind, phrase)
+
+
+def test_valid_statistics_calls_are_unchanged(judged):
+    import numpy as np
+
+    assert [b[:2] for b in bleu_by_length(judged, [1, 3, 6])] == [("1-2", 1), ("3-5", 4)]
+    # the chapters' edges at the ci profile (max_len 8) end with an empty bucket, left out
+    assert bleu_by_length(judged, [1, 3, 6, 10, 9]) == bleu_by_length(judged, [1, 3, 6])
+    # numpy's own floats are scores too (np.float32 was "not a finite number")
+    assert seed_spread([np.float32(1.0), 2.0]) == seed_spread([1.0, 2.0])
+
+
+CHECKPOINT_FAULTS = [
+    ("load_checkpoint path=None", lambda ck: load_checkpoint(None), TypeError,
+     "load_checkpoint(path=...) must be the path of a checkpoint file (a str or a Path), got "
+     "None (NoneType)"),
+    ("load_checkpoint path as bytes", lambda ck: load_checkpoint(bytes(ck)), TypeError,
+     "load_checkpoint(path=...) must be the path of a checkpoint file"),
+    ("load_checkpoint empty path", lambda ck: load_checkpoint(""), ValueError,
+     "load_checkpoint(path=...) is empty: pass the path of the .pt file"),
+    ("load_checkpoint config as a dict", lambda ck: load_checkpoint(ck, config={"kind": "rnn"}),
+     TypeError, "load_checkpoint(config=...) must be a ModelConfig or None (no expectation), "
+     "got dict"),
+    ("load_checkpoint src_vocab as a list", lambda ck: load_checkpoint(ck, src_vocab=["a"]),
+     TypeError, "load_checkpoint(src_vocab=...) must be a Vocab or None"),
+    ("load_history path=None", lambda ck: load_history(None), TypeError,
+     "load_history(path=...) must be the path of a checkpoint file"),
+]
+
+
+@pytest.mark.parametrize("call,kind,phrase", [c[1:] for c in CHECKPOINT_FAULTS],
+                         ids=[c[0] for c in CHECKPOINT_FAULTS])
+def test_checkpoint_entry_point_faults(checkpoint, call, kind, phrase):
+    raises(lambda: call(checkpoint), kind, phrase)
+
+
+def test_a_checkpoint_missing_a_part_is_damaged(checkpoint):
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["model_config"], saved["history"]
+    torch.save(saved, checkpoint)
+    raises(lambda: load_checkpoint(checkpoint, config=tiny_model(tiny_data()).config),
+           CheckpointError, f"the checkpoint {checkpoint} is damaged: it has no model_config")
+    raises(lambda: load_history(checkpoint), CheckpointError,
+           f"the checkpoint {checkpoint} has no readable history (KeyError")
+
+
+def _cli(argv, capsys, monkeypatch, stdin: bytes = b""):
+    """cli.main(argv) in this process with `stdin`; (status, stderr). The library's errors
+    are one line on stderr; argparse's print the usage above theirs."""
+    import io
+    import sys
+
+    from s2s import cli
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    try:
+        status = cli.main(argv)
+    except SystemExit as stop:  # argparse's usage errors
+        status = stop.code
+    return status, capsys.readouterr().err
+
+
+@pytest.fixture
+def cli_files(tmp_path):
+    files = {"src": "w1 w2\nw3\n", "ref": "W2 W1\nW3\n", "empty": ""}
+    for name, text in files.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 w1\nw3\n".encode("latin-1"))
+    return {name: str(tmp_path / f"{name}.txt") for name in [*files, "latin"]}
+
+
+CLI_FAULTS = [
+    # --alpha nan/-1 failed inside the library (status 1, naming `alpha`, not --alpha)
+    ("--alpha nan", ["translate", "{ck}", "--beam", "2", "--length-penalty", "gnmt",
+                     "--alpha", "nan"], b"w1\n", 2, "argument --alpha: nan is not a finite "
+     "number >= 0"),
+    ("--alpha -1", ["translate", "{ck}", "--beam", "2", "--length-penalty", "gnmt",
+                    "--alpha", "-1"], b"w1\n", 2, "argument --alpha: -1 is not a finite"),
+    # silently ignored
+    ("--alpha without gnmt", ["translate", "{ck}", "--beam", "2", "--alpha", "0.9"], b"w1\n", 2,
+     "--alpha is the exponent of --length-penalty gnmt, and would be ignored without it"),
+    ("--max-sentences with --source", ["evaluate", "{ck}", "--source", "{src}", "--reference",
+                                       "{ref}", "--max-sentences", "1"], b"", 2,
+     "evaluate: --max-sentences picks sentences of a config's data; with --source, every line"),
+    ("--split with --source", ["evaluate", "{ck}", "--source", "{src}", "--reference", "{ref}",
+                               "--split", "valid"], b"", 2, "evaluate: --split picks sentences"),
+    # a UnicodeDecodeError was "internal error ... most likely a bug" (status 3)
+    ("stdin not UTF-8", ["translate", "{ck}"], "caf\xe9 w1\n".encode("latin-1"), 2,
+     "stdin is not UTF-8 text (invalid continuation byte at byte 3): convert it first"),
+    ("--source not UTF-8", ["evaluate", "{ck}", "--source", "{latin}", "--reference", "{ref}"],
+     b"", 2, "is not UTF-8 text"),
+    ("--reference not UTF-8", ["evaluate", "{ck}", "--source", "{src}", "--reference",
+                               "{latin}"], b"", 2, "latin.txt is not UTF-8 text"),
+    ("config not UTF-8", ["train", "{latin}"], b"", 2,
+     "not UTF-8 text (invalid continuation byte at byte 3): a config is a TOML file"),
+    # corpus_bleu's "no sentences" (status 1), and "no file at" for a folder
+    ("--source empty", ["evaluate", "{ck}", "--source", "{empty}", "--reference", "{empty}"],
+     b"", 2, "empty.txt is empty: give one sentence per line"),
+    ("--source a folder", ["evaluate", "{ck}", "--source", "{folder}", "--reference", "{ref}"],
+     b"", 2, "is a folder: pass a text file, one sentence per line"),
+]
+
+
+@pytest.mark.parametrize("argv,stdin,status,phrase", [c[1:] for c in CLI_FAULTS],
+                         ids=[c[0] for c in CLI_FAULTS])
+def test_command_line_faults(checkpoint, cli_files, capsys, monkeypatch, argv, stdin, status,
+                             phrase):
+    names = {**cli_files, "ck": str(checkpoint), "folder": str(checkpoint.parent)}
+    code, err = _cli([a.format(**names) for a in argv], capsys, monkeypatch, stdin)
+    assert code == status, err
+    lines = err.strip().splitlines()
+    assert phrase in lines[-1], err
+    assert len(lines) == 1 or lines[0].startswith("usage:"), err  # argparse's usage first
+
+
+def test_command_line_search_options_still_reach_translate(checkpoint, cli_files, capsys,
+                                                           monkeypatch):
+    from s2s import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "translate_lines",
+                        lambda model, lines, **search: seen.append(search) or lines)
+    for argv in (["--beam", "3", "--length-penalty", "gnmt", "--alpha", "0.9"],
+                 ["--beam", "3", "--length-penalty", "gnmt"], ["--beam", "2"], []):
+        assert _cli(["translate", str(checkpoint), *argv], capsys, monkeypatch, b"w1\n")[0] == 0
+    assert seen == [dict(beam_size=3, length_penalty="gnmt", alpha=0.9),
+                    dict(beam_size=3, length_penalty="gnmt", alpha=0.6),
+                    dict(beam_size=2, length_penalty=None, alpha=0.6), {}]

@@ -180,6 +180,26 @@ def check_matches(saved: dict, config: ModelConfig | None, src_vocab: Vocab | No
                              "max_len): rebuild the data as it was, or retrain")
 
 
+def check_checkpoint_file(path: object, where: str) -> None:
+    """Refuse, with the argument's name, a checkpoint path that is not a path at all (None, a
+    number, bytes) or is empty (which would mean the current folder)."""
+    if not isinstance(path, str | os.PathLike) or isinstance(path, bytes):
+        raise TypeError(f"{where} must be the path of a checkpoint file (a str or a Path), got "
+                        f"{path!r:.60} ({type(path).__name__})")
+    if not str(path).strip():
+        raise ValueError(f"{where} is empty: pass the path of the .pt file that fit or "
+                         "save_checkpoint wrote")
+
+
+def _check_expectation(name: str, value: object, kind: type, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"load_checkpoint({name}=...) must be {what} or None (no expectation), "
+                        f"got {type(value).__name__}")
+
+
+CHECKPOINT_KEYS = ("model_config", "src_vocab", "tgt_vocab", "model_state")
+
+
 def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
                     src_vocab: Vocab | None = None, tgt_vocab: Vocab | None = None,
                     device: torch.device | str = "cpu") -> Seq2Seq:
@@ -187,8 +207,16 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
     Given an expected config or vocabularies, a checkpoint that does not match is refused
     with an error that says what differs."""
+    check_checkpoint_file(path, "load_checkpoint(path=...)")
+    _check_expectation("config", config, ModelConfig, "a ModelConfig")
+    _check_expectation("src_vocab", src_vocab, Vocab, "a Vocab")
+    _check_expectation("tgt_vocab", tgt_vocab, Vocab, "a Vocab")
     device = check_device(device, "load_checkpoint(device=...)")
     saved = read_checkpoint(path)
+    missing = [key for key in CHECKPOINT_KEYS if key not in saved]
+    if missing:
+        raise CheckpointError(f"the checkpoint {path} is damaged: it has no "
+                              f"{', '.join(missing)}. Delete it and train again")
     check_matches(saved, config, src_vocab, tgt_vocab, path)
     try:
         model = build_model(ModelConfig.from_dict(saved["model_config"]),
@@ -203,4 +231,11 @@ def load_checkpoint(path: str | Path, *, config: ModelConfig | None = None,
 
 def load_history(path: str | Path) -> History:
     """The `History` stored in the checkpoint at `path`."""
-    return History(**read_checkpoint(path)["history"])
+    check_checkpoint_file(path, "load_history(path=...)")
+    saved = read_checkpoint(path)
+    try:
+        return History(**saved["history"])
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"the checkpoint {path} has no readable history "
+                              f"({type(err).__name__}: {str(err)[:200]}): it is damaged, or "
+                              "was not written by fit or save_checkpoint") from err

@@ -27,9 +27,9 @@ Exit status:
   1    the run failed: the corpus is missing or unverified (S2S_DATA_DIR, the download), a
        checkpoint is damaged or not a checkpoint, a file cannot be read or written, the device
        is absent, training diverged, memory ran out
-  2    bad usage: an unknown option, a config, checkpoint or input file that is not there, a
-       config with an unknown table or key, a value of the wrong type, a setting the library
-       refuses
+  2    bad usage: an unknown option, a config, checkpoint or input file that is not there (or
+       is a folder, empty, or not UTF-8 text), a config with an unknown table or key, a value
+       of the wrong type, an option that would be ignored, a setting the library refuses
   3    an unexpected error, most likely a bug: rerun with --verbose and report the traceback
   130  interrupted (Ctrl-C); a training run keeps its last checkpoint, --resume continues it
 An error prints one line on stderr, `s2s COMMAND: error: MESSAGE`, naming the file, argument
@@ -43,6 +43,7 @@ library (torch, ...), is unexpected (3)."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tomllib
@@ -111,6 +112,9 @@ def read_config(path: str | Path) -> dict[str, dict]:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}): a "
+                          "config is a TOML file saved as UTF-8") from err
     schema = {**SCHEMA, "train": _train_schema()}
     config: dict[str, dict] = {table: {} for table in schema}
     for table, values in raw.items():
@@ -230,9 +234,19 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
 
 def _read_lines(path: str | Path, what: str) -> list[str]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder: pass a text file, one sentence per line")
     if not path.is_file():
         raise ConfigError(f"{what}: no file at {path}")
-    return path.read_text(encoding="utf-8").splitlines()
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ConfigError(_not_utf8(f"{what} {path}", err)) from err
+
+
+def _not_utf8(what: str, err: UnicodeDecodeError) -> str:
+    return (f"{what} is not UTF-8 text ({err.reason} at byte {err.start}): convert it first, "
+            "e.g. iconv -f latin1 -t utf-8")
 
 
 def translate_lines(model, lines: Sequence[str], **search) -> list[str]:
@@ -247,11 +261,13 @@ def translate_lines(model, lines: Sequence[str], **search) -> list[str]:
     return result
 
 
-def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split: str = "test",
+def evaluate(checkpoint: str | Path, *, config: str | Path | None = None,
+             split: str | None = None,
              max_sentences: int | None = None, source: str | Path | None = None,
              references: Sequence[str | Path] = (), **search) -> tuple[object, object]:
     """sacrebleu BLEU and chrF of the checkpoint's model: on `split` of the config's data, or
-    on a source file against one or more reference files. Returns (Bleu, ChrF)."""
+    on a source file against one or more reference files (`split` and `max_sentences` only
+    apply to a config's data; `split` defaults to "test"). Returns (Bleu, ChrF)."""
     from s2s.checkpoints import load_checkpoint
     from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
 
@@ -262,12 +278,21 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None, split:
                               "--reference files, not both")
         config = Path(config)
         data = _load_data(read_config(config), config, verbose=False)
-        judged = judge(model, data, split=split, max_sentences=max_sentences, **search)
+        judged = judge(model, data, split=split or "test", max_sentences=max_sentences,
+                       **search)
         return judged.bleu, judged.chrf()
     if source is None or not references:
         raise ConfigError("evaluate: give --config CONFIG (and --split), or --source FILE with "
                           "at least one --reference FILE")
+    ignored = [name for name, value in (("--split", split), ("--max-sentences", max_sentences))
+               if value is not None]
+    if ignored:
+        raise ConfigError(f"evaluate: {ignored[0]} picks sentences of a config's data; with "
+                          "--source, every line of the file is scored: drop it, or evaluate "
+                          "with --config")
     sources = _read_lines(source, "--source")
+    if not sources:
+        raise ConfigError(f"--source {source} is empty: give one sentence per line")
     refs = [_read_lines(r, "--reference") for r in references]
     for path, lines in zip(references, refs, strict=True):
         if len(lines) != len(sources):
@@ -298,18 +323,33 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
+    return value
+
+
+GNMT_ALPHA = 0.6  # --alpha's default, as translate's
+
+
 def _search_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=positive_int, default=None,
                         help="beam size (default: greedy)")
     parser.add_argument("--length-penalty", choices=["average", "gnmt"], default=None)
-    parser.add_argument("--alpha", type=float, default=0.6, help="GNMT's alpha")
+    parser.add_argument("--alpha", type=nonnegative_number, default=None,
+                        help=f"GNMT's alpha (with --length-penalty gnmt; default {GNMT_ALPHA})")
 
 
 def _search(args: argparse.Namespace) -> dict:
     search: dict = {}
+    if args.alpha is not None and args.length_penalty != "gnmt":
+        raise ConfigError("--alpha is the exponent of --length-penalty gnmt, and would be "
+                          "ignored without it: add --beam K --length-penalty gnmt, or drop "
+                          "--alpha")
     if args.beam is not None:
         search.update(beam_size=args.beam, length_penalty=args.length_penalty,
-                      alpha=args.alpha)
+                      alpha=GNMT_ALPHA if args.alpha is None else args.alpha)
     elif args.length_penalty is not None:
         raise ConfigError("--length-penalty needs --beam: greedy decoding has no penalty")
     return search
@@ -335,8 +375,10 @@ def _parser() -> argparse.ArgumentParser:
     p_ev = commands.add_parser("evaluate", help="sacrebleu BLEU and chrF", **style)
     p_ev.add_argument("checkpoint")
     p_ev.add_argument("--config", default=None, help="evaluate on a split of its data")
-    p_ev.add_argument("--split", choices=["train", "valid", "test"], default="test")
-    p_ev.add_argument("--max-sentences", type=positive_int, default=None)
+    p_ev.add_argument("--split", choices=["train", "valid", "test"], default=None,
+                      help="with --config (default: test)")
+    p_ev.add_argument("--max-sentences", type=positive_int, default=None,
+                      help="with --config: score the first N distinct sources")
     p_ev.add_argument("--source", default=None, help="a file of sources, one per line")
     p_ev.add_argument("--reference", action="append", default=[],
                       help="a file of references, one per source line (repeatable)")
@@ -369,8 +411,13 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "translate":
         from s2s.checkpoints import load_checkpoint
 
+        search = _search(args)
         model = load_checkpoint(_existing(args.checkpoint))
-        for line in translate_lines(model, sys.stdin.read().splitlines(), **_search(args)):
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as err:
+            raise ConfigError(_not_utf8("stdin", err)) from err
+        for line in translate_lines(model, text.splitlines(), **search):
             print(line)
     else:
         bleu, chrf = evaluate(_existing(args.checkpoint), config=args.config,

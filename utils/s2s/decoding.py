@@ -62,6 +62,7 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
     last row is the step that wrote <eos>), for decoders whose state records them
     (`AttendingState`)."""
     check_int("max_len", max_len, low=1, hint="the most tokens an output may have")
+    check_source(model, src, src_len, "greedy")
     model.eval()
     state = model.encode(src, src_len)
     batch = src.shape[0]
@@ -90,13 +91,74 @@ def greedy(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_len: int,
 
 
 def check_materialised(model: Seq2Seq, who: str) -> None:
-    """Refuse a model whose weights are on the `meta` device (shapes without values, as
-    `torch.device("meta")` or a lazy loader leaves them): its outputs would be meaningless."""
+    """Refuse what is not a model of the course (a Seq2Seq: weights, config and vocabularies,
+    as `build_model` or `load_checkpoint` make it), and a model whose weights are on the `meta`
+    device (shapes without values, as `torch.device("meta")` or a lazy loader leaves them):
+    its outputs would be meaningless."""
+    if not (isinstance(model, torch.nn.Module)
+            and all(hasattr(model, a) for a in ("config", "src_vocab", "tgt_vocab"))):
+        raise TypeError(f"{who}(model=...) must be a trained s2s model (a Seq2Seq, from "
+                        "s2s.models.build_model or s2s.checkpoints.load_checkpoint), got "
+                        f"{type(model).__name__}")
     if any(p.device.type == "meta" for p in model.parameters()):
         raise ValueError(f"{who}: the model's weights are on the meta device (shapes without "
                          "values): load real weights first, e.g. with "
                          "s2s.checkpoints.load_checkpoint, or model.to_empty(device='cpu') and "
                          "load_state_dict")
+
+
+def check_source(model: EncoderDecoder, src: Tensor, src_len: Tensor, who: str, *,
+                 single: bool = False) -> None:
+    """Refuse a source batch the model cannot read, before torch fails deep inside the encoder
+    (or, on a GPU, with a device-side assert): src must be a (B, S) tensor of integer ids on
+    the model's device (within its source vocabulary, when the model has one), src_len a (B,)
+    integer tensor of lengths in 1..S (on the CPU or src's device); `single`: B must be 1."""
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "encode"):
+        raise TypeError(f"{who}(model=...) must be an encoder-decoder (s2s.models."
+                        f"EncoderDecoder), got {type(model).__name__}")
+    fix = "build them with s2s.data.source_batch"
+    if not isinstance(src, Tensor) or src.dim() != 2 or src.dtype not in (torch.long, torch.int):
+        what = (f"a {tuple(src.shape)} {src.dtype} tensor" if isinstance(src, Tensor)
+                else type(src).__name__)
+        raise TypeError(f"{who}(src=...) must be a (B, S) tensor of integer token ids, got "
+                        f"{what}: {fix}")
+    if not isinstance(src_len, Tensor) or src_len.dim() != 1 or src_len.dtype not in (
+            torch.long, torch.int):
+        what = (f"a {tuple(src_len.shape)} {src_len.dtype} tensor" if isinstance(src_len, Tensor)
+                else type(src_len).__name__)
+        raise TypeError(f"{who}(src_len=...) must be a (B,) tensor of integer lengths, got "
+                        f"{what}: {fix}")
+    batch, width = src.shape
+    if batch == 0 or width == 0:
+        raise ValueError(f"{who}(src=...) has shape {tuple(src.shape)}: there is no sentence "
+                         "to decode")
+    if single and batch != 1:
+        raise ValueError(f"{who} decodes one sentence (src of shape (1, S)), got a batch of "
+                         f"{batch}: use batched_beam_search, or pass src[b:b + 1], "
+                         "src_len[b:b + 1]")
+    if len(src_len) != batch:
+        raise ValueError(f"{who}(src_len=...) has {len(src_len)} lengths for the {batch} rows "
+                         "of src: give one length per sentence")
+    weight = next(model.parameters(), None)
+    if weight is not None and src.device != weight.device:
+        raise ValueError(f"{who}(src=...) is on {src.device}, the model's weights on "
+                         f"{weight.device}: move one to the other, e.g. "
+                         f"src.to({str(weight.device)!r})")
+    if src_len.device not in (torch.device("cpu"), src.device):
+        raise ValueError(f"{who}(src_len=...) is on {src_len.device}: keep it on the CPU (as "
+                         "source_batch does) or on src's device")
+    if weight is not None and weight.device.type == "meta":
+        return  # no values to check; check_materialised refuses such a model where it matters
+    low, high = int(src_len.min()), int(src_len.max())
+    if low < 1 or high > width:
+        raise ValueError(f"{who}(src_len=...) holds lengths from {low} to {high}, outside "
+                         f"1..{width} (src has {width} columns): each length counts a "
+                         "sentence's ids, its <eos> included")
+    vocab = getattr(model, "src_vocab", None)
+    if vocab is not None and (int(src.min()) < 0 or int(src.max()) >= len(vocab)):
+        raise ValueError(f"{who}(src=...) holds ids from {int(src.min())} to {int(src.max())}, "
+                         f"outside the model's source vocabulary (0..{len(vocab) - 1}): encode "
+                         "the sentences with model.src_vocab")
 
 
 def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[list[str]],
@@ -248,6 +310,7 @@ def exhaustive_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, max_l
     Only for tiny problems: there are `count_outputs(V, max_len)` outputs. The test oracle."""
     _check_ranking(n_best, length_penalty, alpha)
     check_int("max_len", max_len, low=0)
+    check_source(model, src, src_len, "exhaustive_search", single=True)
     model.eval()
     state = model.encode(src, src_len)
     prefixes: list[Hypothesis] = [Hypothesis([], 0.0)]
@@ -292,6 +355,7 @@ def beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, beam_size: 
     since log-probabilities only fall as a hypothesis grows), or after max_len tokens."""
     check_search(beam_size, n_best, length_penalty, alpha)
     check_int("max_len", max_len, low=0)
+    check_source(model, src, src_len, "beam_search", single=True)
     model.eval()
     state = model.encode(src, src_len)
     alive: list[Hypothesis] = [Hypothesis([], 0.0)]
@@ -343,6 +407,7 @@ def batched_beam_search(model: EncoderDecoder, src: Tensor, src_len: Tensor, bea
     src: (B, S); src_len: (B,). Returns, per sentence, its n_best hypotheses, best first."""
     check_search(beam_size, n_best, length_penalty, alpha)
     check_int("max_len", max_len, low=0)
+    check_source(model, src, src_len, "batched_beam_search")
     model.eval()
     batch, k = src.shape[0], beam_size
     device = src.device

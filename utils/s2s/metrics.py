@@ -12,8 +12,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 
 from sacrebleu.metrics import BLEU, CHRF, BLEUScore, CHRFScore
+
+from s2s.arguments import check_int
 
 
 @dataclass
@@ -146,6 +149,10 @@ def bleu_by_length(judged: Judged, edges: Sequence[int]) -> list[tuple[str, int,
     (label, number of sentences, BLEU) per non-empty bucket."""
     from s2s.text import tokenize_words
 
+    if not isinstance(judged, Judged):
+        raise TypeError(f"bleu_by_length(judged=...) must be what judge returns (a Judged), got "
+                        f"{type(judged).__name__}")
+    _check_edges(edges)
     lengths = [len(tokenize_words(s)) for s in judged.sources]
     out = []
     for low, high in zip(edges[:-1], edges[1:], strict=True):
@@ -157,15 +164,52 @@ def bleu_by_length(judged: Judged, edges: Sequence[int]) -> list[tuple[str, int,
     return out
 
 
+def _check_edges(edges: object) -> None:
+    """Bucket edges: at least two integers (a float would give odd labels), some pair of them
+    increasing. A pair that does not increase is an empty bucket, left out like any empty one
+    (the chapters' [..., 10, max_len + 1] at max_len 8); edges with no increasing pair at all
+    would silently give no bucket."""
+    where = "bleu_by_length(edges=...)"
+    example = "e.g. [1, 4, 6, 8, 10, max_len + 1]"
+    if isinstance(edges, str) or not isinstance(edges, Sequence):
+        raise TypeError(f"{where} must be a list of lengths, got {type(edges).__name__}: "
+                        f"{example}")
+    if len(edges) < 2:
+        raise ValueError(f"{where} needs at least two lengths (a bucket lies between two), got "
+                         f"{list(edges)}: {example}")
+    for i, edge in enumerate(edges):
+        check_int(f"bleu_by_length(edges[{i}]=...)", edge, low=0, hint=example)
+    if all(a >= b for a, b in zip(edges[:-1], edges[1:], strict=True)):
+        raise ValueError(f"{where} must increase, got {list(edges)}, which leaves every bucket "
+                         f"empty: {example}")
+
+
+SEARCH_SETTINGS = ("max_len", "batch_size", "beam_size", "length_penalty", "alpha")  # translate's
+
+
 def judge(model, data, split: str = "test", max_sentences: int | None = None,
           **search) -> Judged:
     """Translate the distinct sources of a held-out split (greedy, or beam search with
     `beam_size=...` and `length_penalty=...`, see `s2s.translate`) and score them against all
     their references with sacrebleu (detokenised, lower-cased as the data is; BLEU with
     sacrebleu's "zh" tokenisation when the target is Chinese)."""
-    from s2s.decoding import translate
+    from s2s.data import TranslationData
+    from s2s.decoding import check_materialised, translate
     from s2s.text import detokenize
 
+    check_materialised(model, "judge")
+    if not isinstance(data, TranslationData):
+        raise TypeError(f"judge(data=...) must be the model's TranslationData (from "
+                        f"s2s.data.load_translation), got {type(data).__name__}")
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"judge(split={split!r}): choose 'valid' (to choose settings) or "
+                         "'test' (the final judgement), or 'train'")
+    check_int("judge(max_sentences=...)", max_sentences, low=1, none_ok=True,
+              hint="the number of distinct held-out sources to translate; None: all of them")
+    unknown = sorted(set(search) - set(SEARCH_SETTINGS))
+    if unknown:
+        raise TypeError(f"judge({unknown[0]}=...) is not a search setting: the settings are "
+                        f"{', '.join(SEARCH_SETTINGS)} (see s2s.translate)")
     data.check_vocabularies(model, "judge")
     groups = data.references(split)[:max_sentences]
     src_kind, tgt_kind = data.tokenizers
@@ -282,7 +326,7 @@ def paired_test(baseline: Sequence[str], system: Sequence[str],
         raise ValueError(f"{where}: system has {len(system)} hypotheses, baseline "
                          f"{len(baseline)}: a paired test needs both systems' outputs for the "
                          "same sentences, in the same order")
-    if method not in PAIRED_METHODS:
+    if not isinstance(method, str) or method not in PAIRED_METHODS:
         raise ValueError(f"{where}: method={method!r}: choose 'bootstrap' or 'randomization'")
     if metric not in ("bleu", "chrf"):
         raise ValueError(f"{where}: metric={metric!r}: choose 'bleu' or 'chrf'")
@@ -357,9 +401,16 @@ def _seed_scores(values: object, name: str, where: str):
         raise ValueError(f"{where}: {name} has {len(values)} score(s): give one per seed, at "
                          "least 2 (one run has no spread; 3 or more to decide anything)")
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
             raise ValueError(f"{where}: {name}[{i}] = {v!r} is not a finite number")
     return np.asarray(values, dtype=float)
+
+
+def _check_resampling(where: str, samples: object, seed: object) -> None:
+    check_int(f"{where}(samples=...)", samples, low=1,
+              hint="the number of bootstrap resamples, e.g. 10_000")
+    check_int(f"{where}(seed=...)", seed, low=0, none_ok=True,
+              hint="the resampling's seed, e.g. 0; None: a fresh one each call")
 
 
 def seed_spread(scores: Sequence[float], *, samples: int = 10_000, seed: int = 0) -> SeedSpread:
@@ -367,6 +418,7 @@ def seed_spread(scores: Sequence[float], *, samples: int = 10_000, seed: int = 0
     import numpy as np
 
     values = _seed_scores(scores, "scores", "seed_spread")
+    _check_resampling("seed_spread", samples, seed)
     rng = np.random.default_rng(seed)
     means = values[rng.integers(len(values), size=(samples, len(values)))].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
@@ -384,6 +436,7 @@ def seed_difference(baseline: Sequence[float], system: Sequence[float], *,
 
     base = _seed_scores(baseline, "baseline", "seed_difference")
     other = _seed_scores(system, "system", "seed_difference")
+    _check_resampling("seed_difference", samples, seed)
     rng = np.random.default_rng(seed)
     boot = (other[rng.integers(len(other), size=(samples, len(other)))].mean(axis=1)
             - base[rng.integers(len(base), size=(samples, len(base)))].mean(axis=1))

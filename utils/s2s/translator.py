@@ -19,9 +19,14 @@ import torch
 from torch import Tensor
 
 from s2s import settings
-from s2s.arguments import check_int
+from s2s.arguments import check_bool, check_int
 from s2s.data import source_batch
-from s2s.decoding import batched_beam_search, encode_sentences, output_limit
+from s2s.decoding import (
+    batched_beam_search,
+    check_materialised,
+    encode_sentences,
+    output_limit,
+)
 from s2s.models import AttendingState, Seq2Seq
 from s2s.text import detokenize
 from s2s.vocab import BOS
@@ -44,6 +49,10 @@ def nbest_with_attention(model: Seq2Seq, sentence: str, *, beam_size: int = 5, n
     """Beam search on one raw sentence: its `n_best` hypotheses with their scores (sums of
     log-probabilities), and the attention weights of the best one, recorded by running the
     decoder over it with teacher forcing (the very probabilities beam search scored)."""
+    check_materialised(model, "nbest_with_attention")
+    if isinstance(sentence, bytes | bytearray):
+        raise TypeError("nbest_with_attention(sentence=...) takes text, not bytes: decode them "
+                        "first, e.g. sentence.decode('utf-8')")
     if not isinstance(sentence, str):
         raise TypeError(f"sentence must be a str, not {type(sentence).__name__}")
     check_int("beam_size", beam_size, low=1, hint="the hypotheses beam search keeps, e.g. 5")
@@ -106,6 +115,9 @@ def translator(model: Seq2Seq, example: str = "I am cold.", *, beam_size: int = 
     """Show the example's n-best list and attention map; then, when `interactive` (default:
     `widgets_possible()`), return an ipywidgets box — a text field and an output area — that
     shows the same for each sentence typed and entered. Returns the box, or None."""
+    if interactive is not None:
+        check_bool("translator(interactive=...)", interactive,
+                   hint="None: a widget where a notebook front end can show one")
     show(nbest_with_attention(model, example, beam_size=beam_size, n_best=n_best))
     if not (widgets_possible() if interactive is None else interactive):
         return None
