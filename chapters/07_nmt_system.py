@@ -559,9 +559,11 @@ print(collapse.source)
 print(collapse)
 
 # %% [markdown]
-# The verdict of each arm against the general score, and what the optimizer's control says:
+# The verdict of each arm against the general score, and what the optimizer's control says.
+# (The cell is longer than the course's 20 lines because the control's sentence must cover
+# every case: better, worse, no difference, and an arm still learning.)
 
-# %%
+# %% tags=["long"]
 from s2s.metrics import seed_difference
 
 WHAT = {"score_lr": "Adam's step on W_att alone made smaller",
@@ -585,6 +587,12 @@ print("the optimizer's control: " + (
     + ("; but an arm was still learning: not past noise"
        if collapse.arm("score_lr").still_learning or collapse.arm("general").still_learning
        else ""))
+
+# %% [markdown]
+# How much of the general score's gap to the additive score does that one change close, and
+# is what is left more than the seeds' noise?
+
+# %%
 gap = collapse.difference("additive").difference
 rest = seed_difference(collapse.arm("additive").scores, collapse.arm("score_lr").scores)
 print(f"score_lr closes {d.difference / gap:.0%} of the general score's gap to the additive "
@@ -597,9 +605,9 @@ print(f"score_lr closes {d.difference / gap:.0%} of the general score's gap to t
 # interval above excludes 0 by a wide margin), so the size of Adam's step on the score is a
 # cause of the general score's failure here, as the bound suggested. The experiment measures
 # BLEU, not the attention's entropy: that the step acts *through* the collapse rests on the
-# probe above (compare its W_att arm with the general one). The last line says how much of
-# the gap to the additive score this one change closes, and whether what is left is more than
-# the seeds' noise. Dividing the score by $\sqrt{H}$ helps too, with the widest spread of the
+# probe above (compare its W_att arm with the general one). The cell just above says how much
+# of the gap to the additive score this one change closes, and whether what is left is more
+# than the seeds' noise. Dividing the score by $\sqrt{H}$ helps too, with the widest spread of the
 # three, and the additive score, bounded by its tanh, does best. The report flags some arms as
 # still learning in one seed: the differences are measured after 4,000 steps and are large
 # beside the spread, but where the arms would end is not measured.

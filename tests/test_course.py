@@ -216,7 +216,10 @@ def test_a_chapter_that_disagrees_with_pyproject_is_reported(repo_copy):
         shutil.copy(ROOT / name, repo_copy / name)
     py = repo_copy / "chapters" / "02_data.py"
     repository, tag = release(ROOT)
-    py.write_text(py.read_text().replace(f"@{tag}", "", 1))  # an unpinned install
+    pinned = py.read_text()
+    unpinned = pinned.replace(f'"--branch", "{tag}",', "", 1)  # a clone of the default branch
+    assert unpinned != pinned
+    py.write_text(unpinned)
     readme = repo_copy / "README.md"
     readme.write_text(readme.read_text().replace(f"/blob/{tag}/chapters/05_beam", "/blob/main/"
                                                  "chapters/05_beam", 1))
