@@ -406,10 +406,13 @@ def find_experiments(folder: str | Path) -> list[Path]:
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The first of the current directory and its parents with an experiments/ folder."""
+    """The first of the current directory and its parents with an experiments/ folder; else
+    the repository this package was installed from (`make setup` installs it editable), so a
+    notebook copied elsewhere (nbgrader's course folders) still finds the committed results."""
     start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
+    checkout = Path(__file__).resolve().parents[3]  # utils/s2s/experiments/ -> the repository
+    for folder in (start, *start.parents, checkout):
         if (folder / "experiments").is_dir():
             return folder
-    raise ExperimentError(f"no experiments/ folder in {start} or above it: run from the "
-                          "repository, or pass --root")
+    raise ExperimentError(f"no experiments/ folder in {start} or above it, nor in {checkout}: "
+                          "run from the course repository, or pass --root")
