@@ -287,6 +287,32 @@ def test_runs_for_some_seeds_then_the_rest_give_the_same_results(uninterrupted, 
     assert stable(read_json(root / "results" / "tiny.json")) == stable(uninterrupted)
 
 
+def test_a_raised_budget_extends_the_shorter_runs_to_the_same_results(tmp_path):
+    """tiny at 6 steps, then its budget raised to 12: each run starts from its 6-step
+    checkpoint and judged points, and the file equals the one of 12 steps from scratch."""
+    every_step = TINY.replace("eval_every = 5", "eval_every = 1")
+    straight = read_json(run_tiny(make_root(tmp_path / "straight", tiny=every_step)))
+    root = make_root(tmp_path / "raised", tiny=every_step.replace("max_steps = 12",
+                                                                   "max_steps = 6"))
+    run_tiny(root)
+    make_root(root, tiny=every_step)
+    extended = read_json(run_tiny(root))
+    assert all(len(r.pop("extended_from")) == 12 for r in extended["runs"])
+    assert stable(extended) == stable(straight)
+
+
+def test_a_raised_budget_validating_elsewhere_trains_from_scratch(uninterrupted, tmp_path):
+    """At eval_every = 5 the 6-step runs validated at steps 2 and 4 (where their stretches
+    of training ended), which the 12-step runs never do: starting from them would not be
+    exact, so the runs train from scratch."""
+    root = make_root(tmp_path, tiny=TINY.replace("max_steps = 12", "max_steps = 6"))
+    run_tiny(root)
+    make_root(root, tiny=TINY)
+    raised = read_json(run_tiny(root))
+    assert all("extended_from" not in r for r in raised["runs"])
+    assert stable(raised) == stable(uninterrupted)
+
+
 def test_a_run_another_experiment_finished_is_adopted_not_trained_again(uninterrupted,
                                                                          tmp_path):
     """tiny_mask's control is tiny's gru arm, setting for setting: its three runs are copied

@@ -222,6 +222,8 @@ def execute(run: Run, data_for: DataCache, device: torch.device, *, wait: bool =
             return read_json(run.record_path)
         if run.source is None and adopt_twin(run):
             return read_json(run.record_path)
+        if run.source is None and not run.checkpoint.exists():
+            extend_shorter(run)
         if run.source is not None:
             return _decode(run, data_for, device, on_progress)
         return _train(run, data_for, device, on_progress)
@@ -258,6 +260,59 @@ def adopt_twin(run: Run) -> bool:
     record["arm"] = run.arm.name
     record["adopted_from"] = twin.parent.name
     write_json(run.record_path, record)
+    return True
+
+
+def shorter_run(run: Run) -> Run | None:
+    """The longest finished run of the same arm and seed in this experiment, declared with
+    a budget of steps that is one of `run`'s curve points (e.g. 4,000 steps for a run of 8,000
+    judged every 2,000); None if there is none, or if `run`'s steps come from a time budget."""
+    from dataclasses import replace
+
+    if run.arm.settings["train"].get("max_steps") != run.steps:
+        return None
+    for steps in sorted(curve_points(run.steps, run.exp.points)[:-1], reverse=True):
+        settings = {**run.arm.settings, "train": {**run.arm.settings["train"],
+                                                  "max_steps": steps}}
+        arm = replace(run.arm, settings=settings)
+        shorter = Run(run.exp, arm, run.seed, steps, run_key(arm, run.seed, steps, run.exp),
+                      run.work)
+        if shorter.done() and shorter.checkpoint.exists() and same_validations(shorter, run):
+            return shorter
+    return None
+
+
+def same_validations(shorter: Run, run: Run) -> bool:
+    """Whether `run` trained from scratch validates at the same steps as `shorter` did, up to
+    `shorter`'s end. `fit` validates every eval_every steps and where each stretch of
+    training ends (each curve point); a validation more or less could change the best
+    weights, so only then is starting from `shorter` exact."""
+    every = run.arm.settings["train"].get("eval_every", 1)
+
+    def off_cadence(points: list[int]) -> set[int]:
+        return {p for p in points if p <= shorter.steps and p % every}
+
+    return (off_cadence(curve_points(shorter.steps, run.exp.points))
+            == off_cadence(curve_points(run.steps, run.exp.points)))
+
+
+def extend_shorter(run: Run) -> bool:
+    """Start `run` from a shorter finished run instead of from scratch when there is one
+    (`shorter_run`): its checkpoint (training resumes from it exactly, as after an
+    interruption) and the points of its curve that `run` also judges. A declaration's budget
+    raised from 4,000 to 8,000 steps trains 4,000 more steps, not 8,000. False when there is
+    no shorter run."""
+    import shutil
+
+    shorter = shorter_run(run)
+    if shorter is None:
+        return False
+    record = read_json(shorter.record_path)
+    wanted = set(curve_points(run.steps, run.exp.points))
+    points = [p for p in record["curve"]["points"] if p["step"] in wanted]
+    shutil.copyfile(shorter.checkpoint, run.checkpoint)
+    write_json(run.path(".points.json"), {"points": points, "eval_seconds": record[
+        "eval_seconds"], "extended_from": shorter.key})
     return True
 
 
@@ -305,6 +360,7 @@ def _train(run: Run, data_for: DataCache, device, on_progress) -> dict:
         "device": str(device), "precision": history.precision,
         "settings": run.arm.settings,
         "train_seconds": history.seconds, "eval_seconds": partial["eval_seconds"],
+        **({"extended_from": partial["extended_from"]} if "extended_from" in partial else {}),
         "target_tokens": history.target_tokens,
         "curve": {"val_steps": history.val_steps, "val_loss": history.val_loss,
                   "points": partial["points"]},
