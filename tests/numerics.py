@@ -1,13 +1,13 @@
 """What the library computes, recorded: the cache guard and the refactorings' safety net.
 
-`compute()` runs tiny seeded models of every kind (RNN, Bahdanau, Luong and CS224n's "nmt"
-with every attention score, input feeding; GRU and LSTM; one and two layers; uni- and
-bidirectional) and returns their teacher-forcing logits, greedy outputs and attention
-weights, batched beam search results, the losses of a few training steps (plain, with
-dropout, with feed-back), the data pipeline's tokens, vocabulary and batches, the model
-configs the chapters' helpers build at every profile, and the cache file names of the
-chapters' cached models (so a learner's cache stays valid). tests/test_numerics.py compares
-it with tests/data/numerics.json, which also holds the CACHE_VERSION it was recorded under.
+`compute()` runs tiny seeded models of every kind (RNN, Bahdanau, Luong and CS224n's "nmt" with
+every attention score, input feeding; GRU and LSTM; one and two layers; uni- and bidirectional;
+the Transformer post- and pre-norm) and returns their teacher-forcing logits, greedy outputs
+and attention weights, batched beam search results, the losses of a few training steps (plain,
+with dropout, with feed-back), the data pipeline's tokens, vocabulary and batches, the model
+configs the chapters' helpers build at every profile, and the cache file names of the chapters'
+cached models (so a learner's cache stays valid). tests/test_numerics.py compares it with
+tests/data/numerics.json, which also holds the CACHE_VERSION it was recorded under.
 
 When a change is meant to alter these numbers, raise CACHE_VERSION in
 utils/s2s/cache_version.py and re-record (the recorder refuses changed numbers under the old
@@ -65,6 +65,10 @@ KINDS: list[tuple[str, str, dict]] = [
     ("nmt-lstm-bi-feed", "nmt", {"cell": "lstm", "bidirectional": True,
                                  "input_feeding": True, "attention": "additive"}),
     ("nmt-general-gru", "nmt", {"attention": "general"}),
+    ("transformer-post", "transformer", {"embed_size": 12, "num_heads": 2}),
+    ("transformer-pre-learned-2", "transformer", {"embed_size": 12, "num_heads": 3,
+                                                  "num_layers": 2, "norm_first": True,
+                                                  "positions": "learned", "ff_size": 20}),
 ]
 
 
@@ -74,9 +78,9 @@ def _floats(t: torch.Tensor) -> list:
 
 def _model(data: TranslationData, kind: str, extra: dict, seed: int, dropout: float = 0.0):
     torch.manual_seed(seed)
-    config = ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), embed_size=8,
-                         hidden_size=12, num_layers=extra.pop("num_layers", 1), dropout=dropout,
-                         max_len=5, **extra)
+    config = ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), hidden_size=12,
+                         num_layers=extra.pop("num_layers", 1), dropout=dropout, max_len=5,
+                         **{"embed_size": 8, **extra})
     return build_model(config, data.src_vocab, data.tgt_vocab)
 
 

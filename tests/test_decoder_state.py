@@ -28,6 +28,9 @@ CASES = [
     ("luong", {"cell": "lstm", "num_layers": 2, "input_feeding": True}),
     ("nmt", {"cell": "lstm", "bidirectional": True, "input_feeding": True}),
     ("nmt", {"cell": "gru", "bidirectional": True, "attention": "additive"}),
+    ("transformer", {"embed_size": 8}),
+    ("transformer", {"embed_size": 8, "num_heads": 2, "num_layers": 2, "norm_first": True,
+                     "positions": "learned"}),
 ]
 B, S = 3, 5
 
@@ -35,8 +38,8 @@ B, S = 3, 5
 def model_and_batch(kind: str, extra: dict):
     torch.manual_seed(0)
     src_vocab, tgt_vocab = Vocab([f"s{i}" for i in range(9)]), Vocab([f"t{i}" for i in range(7)])
-    config = ModelConfig(kind, len(src_vocab), len(tgt_vocab), embed_size=6, hidden_size=8,
-                         **{"num_layers": 1, "dropout": 0.0, **extra})
+    config = ModelConfig(kind, len(src_vocab), len(tgt_vocab), hidden_size=8,
+                         **{"embed_size": 6, "num_layers": 1, "dropout": 0.0, **extra})
     model = build_model(config, src_vocab, tgt_vocab).eval()
     src = torch.randint(4, len(src_vocab), (B, S))
     src_len = torch.tensor([5, 2, 4])

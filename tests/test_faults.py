@@ -221,7 +221,7 @@ LOAD_FAULTS = [
     ("min_freq=0", dict(min_freq=0), ValueError, "min_freq must be >= 1, got 0"),
     ("unknown tokenizer", dict(tokenizers=("word", "klingon")), ValueError,
      "tokenizers must be a pair (source, target) of names among 'word', 'char', 'zh', "
-     "got ('word', 'klingon')"),
+     "'spm', got ('word', 'klingon')"),
 ]
 
 

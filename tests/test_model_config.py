@@ -23,7 +23,11 @@ SIZES = dict(src_vocab_size=12, tgt_vocab_size=10, embed_size=4, hidden_size=6, 
     ("bahdanau", {"attention": "general"}, "use kind='luong' for other scores"),
     ("bahdanau", {"input_feeding": True}, "feeds the context into its RNN already"),
     ("luong", {"attention": "cosine"}, "unknown attention score 'cosine': choose one of"),
-    ("transformer", {}, "unknown model kind 'transformer'"),
+    ("cnn", {}, "unknown model kind 'cnn'"),
+    ("rnn", {"num_heads": 2}, "num_heads=2 is ignored: only kind='transformer' uses it"),
+    ("luong", {"norm_first": True}, "norm_first=True is ignored: only kind='transformer'"),
+    ("nmt", {"positions": "learned"}, "positions='learned' is ignored: only kind='transformer'"),
+    ("bahdanau", {"ff_size": 64}, "ff_size=64 is ignored: only kind='transformer'"),
 ])
 def test_a_config_refuses_a_field_its_kind_ignores(kind, fields, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -57,16 +61,23 @@ SAME_AS_DEFAULT = {("bahdanau", "attention", "additive"), ("luong", "attention",
                    ("nmt", "attention", "general")}
 
 
+KIND_SIZES = {"transformer": {"embed_size": 6, "num_heads": 2}}  # one width, heads dividing it
+
+
 @pytest.mark.parametrize("kind", sorted(MODEL_BUILDERS))
 def test_every_field_a_kind_accepts_changes_its_model(kind):
     """No config builds the same model as another: a field is refused, or it makes a
     difference (but for the values that name the kind's default)."""
-    default = logits_of(ModelConfig(kind, **SIZES))
+    sizes = {**SIZES, **KIND_SIZES.get(kind, {})}
+    default = logits_of(ModelConfig(kind, **sizes))
     options = [("attention", s) for s in SCORES] + [("input_feeding", True),
-                                                    ("bidirectional", True), ("cell", "lstm")]
+                                                    ("bidirectional", True), ("cell", "lstm"),
+                                                    ("num_heads", 3), ("ff_size", 8),
+                                                    ("norm_first", True),
+                                                    ("positions", "learned")]
     for field, value in options:
         try:
-            config = ModelConfig(kind, **SIZES, **{field: value})
+            config = ModelConfig(kind, **{**sizes, field: value})
         except ValueError:
             continue
         same = torch.equal(logits_of(config), default)

@@ -1,7 +1,8 @@
 """s2s: the library of the course "Sequence to Sequence".
 
 One module per concept: `profiles` (run sizes), `runtime` (device, seeds, self-checks),
-`download` (corpus files), `text` (parsing, tokenisers), `vocab` (token ids), `data` (splits
+`download` (corpus files), `text` (parsing, tokenisers), `bpe` (byte-pair encoding from
+scratch), `subwords` (sentencepiece, the "spm" tokenizer), `vocab` (token ids), `data` (splits
 to batches, `load_translation`), `models` (the interface and the models), `attention`
 (scores, masked softmax), `train` (loss, loop), `checkpoints` (saving and loading a run),
 `progress` (the live loss plot), `zoo` (the models the chapters share, trained once and

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 from s2s.data import Splits, TranslationData
 from s2s.metrics import Judged, corpus_bleu
-from s2s.text import Tokens, detokenize, tokenize_words
+from s2s.subwords import detokenize_as
+from s2s.text import Tokens, tokenize_words
 from s2s.vocab import SPECIALS, UNK, Vocab
 
 SPLITS = ("train", "valid", "test")
@@ -70,13 +71,15 @@ def held_out(data: TranslationData, split: str,
     """The distinct sources of `split` as text (case kept: what a model is given) and, per
     source, all its references as lower-cased text (what both levels are scored against).
 
-    With character-level data, the text is exactly the corpus's (spaces normalised)."""
+    With character-level data, the text is exactly the corpus's (spaces normalised); with
+    subword ("spm") data, exactly the corpus's."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     groups = data.references(split)[:max_sentences]
     src_kind, tgt_kind = data.tokenizers
-    sources = [detokenize(src, src_kind) for src, _ in groups]
-    references = [[detokenize(r, tgt_kind).lower() for r in refs] for _, refs in groups]
+    sources = [detokenize_as(src_kind, data.src_vocab, src) for src, _ in groups]
+    references = [[detokenize_as(tgt_kind, data.tgt_vocab, r).lower() for r in refs]
+                  for _, refs in groups]
     return sources, references
 
 

@@ -2,7 +2,9 @@
 
 A checkpoint holds the best weights, the model's config and vocabularies, the last weights
 and the optimizer state, the `History`, and the `ResumeState` an exact resume needs (see
-`s2s.train.fit`). `write_checkpoint` writes one atomically; `save_checkpoint` writes a model
+`s2s.train.fit`). A subword vocabulary (`s2s.subwords.SubwordVocab`) is stored with its
+sentencepiece model's bytes in its JSON, so such a checkpoint translates raw text without the
+data or the cache. `write_checkpoint` writes one atomically; `save_checkpoint` writes a model
 without an optimizer; `read_checkpoint` reads one (with `weights_only=True`) as a dictionary;
 `load_checkpoint` rebuilds the best model, refusing one whose config or vocabularies differ
 from what the caller expects (`check_matches`); `CheckpointError` names a file that cannot be

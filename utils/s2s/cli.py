@@ -8,11 +8,13 @@
 A config has four tables; every key is optional except `[model] kind`, and an unknown table or
 key, or a value of the wrong type, is an error that names it:
 
-    [data]    dataset, max_len, max_pairs, min_freq, valid_frac, test_frac, seed, tokenizers
+    [data]    dataset, max_len, max_pairs, min_freq, valid_frac, test_frac, seed, tokenizers,
+              and for "spm" (sentencepiece) sides vocab_size, subword_model, joint_vocab
               (the arguments of `s2s.data.load_translation`)
     [model]   kind, embed_size, hidden_size, num_layers, dropout, cell, bidirectional,
-              attention, input_feeding (`s2s.models.ModelConfig`; the vocabulary sizes, max_len
-              and tokenizers come from the data)
+              attention, input_feeding, embed_dropout, and the Transformer's num_heads,
+              ff_size, norm_first, positions (`s2s.models.ModelConfig`; the vocabulary sizes,
+              max_len and tokenizers come from the data)
     [train]   the fields of `s2s.train.TrainConfig` (max_steps, max_minutes, lr, precision, ...)
     [output]  checkpoint (a path; relative paths are relative to the config file's folder)
 
@@ -56,10 +58,12 @@ from pathlib import Path
 _NUMBER = (int, float)
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "data": {"dataset": (str,), "max_len": (int,), "max_pairs": (int,), "min_freq": (int,),
-             "valid_frac": _NUMBER, "test_frac": _NUMBER, "seed": (int,), "tokenizers": (list,)},
+             "valid_frac": _NUMBER, "test_frac": _NUMBER, "seed": (int,), "tokenizers": (list,),
+             "vocab_size": (int,), "subword_model": (str,), "joint_vocab": (bool,)},
     "model": {"kind": (str,), "embed_size": (int,), "hidden_size": (int,), "num_layers": (int,),
               "dropout": _NUMBER, "cell": (str,), "bidirectional": (bool,), "attention": (str,),
-              "input_feeding": (bool,), "embed_dropout": (bool,)},
+              "input_feeding": (bool,), "embed_dropout": (bool,), "num_heads": (int,),
+              "ff_size": (int,), "norm_first": (bool,), "positions": (str,)},
     "train": {},  # filled below from TrainConfig's fields
     "output": {"checkpoint": (str,)},
 }
@@ -125,7 +129,7 @@ def read_config(path: str | Path) -> dict[str, dict]:
         config[table].update(values)
     if "kind" not in config["model"]:
         raise ConfigError(f"{path}: [model] kind is missing: say which model to train "
-                          "(rnn, bahdanau, luong or nmt)")
+                          "(rnn, bahdanau, luong, nmt or transformer)")
     tokenizers = config["data"].get("tokenizers")
     if tokenizers is not None and (len(tokenizers) != 2
                                    or not all(isinstance(t, str) for t in tokenizers)):
@@ -218,7 +222,8 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
     data = _load_data(config, config_path, verbose=main)
     model_config = _build("model", config_path, lambda: ModelConfig(
         src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
-        max_len=config["data"].get("max_len") or longest(data),
+        max_len=longest(data) if "spm" in data.tokenizers  # pieces, not words
+        else config["data"].get("max_len") or longest(data),
         tokenizers=tuple(data.tokenizers), **config["model"]))
     s2s.seed_everything(cfg.seed)
     model = build_model(model_config, data.src_vocab, data.tgt_vocab)
@@ -270,6 +275,7 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None,
     apply to a config's data; `split` defaults to "test"). Returns (Bleu, ChrF)."""
     from s2s.checkpoints import load_checkpoint
     from s2s.metrics import bleu_tokenizer, corpus_bleu, corpus_chrf, judge
+    from s2s.subwords import scoring_kind
 
     model = load_checkpoint(checkpoint)
     if config is not None:
@@ -303,7 +309,7 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None,
                           "sentence to translate")
     hypotheses = translate_lines(model, sources, **search)
     per_sentence = [list(group) for group in zip(*refs, strict=True)]
-    tokenize = bleu_tokenizer(model.config.tokenizers[1])  # "zh" for a Chinese target
+    tokenize = bleu_tokenizer(scoring_kind(model.config.tokenizers[1], model.tgt_vocab))  # zh
     return (corpus_bleu(hypotheses, per_sentence, tokenize=tokenize),
             corpus_chrf(hypotheses, per_sentence))
 

@@ -5,7 +5,8 @@
 
 Parsing and tokenisation are in `s2s.text`, vocabularies and the special ids in `s2s.vocab`;
 this module holds the splits, datasets, batches and `load_translation`, which runs the whole
-pipeline. The names of `s2s.text` and `s2s.vocab` can be imported from here too (the chapters
+pipeline. Subword sides ("spm": sentencepiece trained on the training split) come from
+`s2s.subwords`. The names of `s2s.text` and `s2s.vocab` can be imported from here too (the chapters
 do: `from s2s.data import Vocab, tokenize_words`).
 
 Special token ids are fixed in every vocabulary of the course: `<pad>`=0, `<unk>`=1,
@@ -24,6 +25,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from s2s.arguments import check_int, check_real
 from s2s.download import DataError, Release, fetch, read_text
+from s2s.subwords import (
+    SUBWORD_KINDS,
+    TOKENIZER_KINDS,
+    SubwordSettings,
+    model_digest,
+    subword_settings,
+    subword_vocabularies,
+)
 from s2s.text import (
     TOKENIZERS,
     ParseReport,
@@ -36,6 +45,7 @@ __all__ = [
     "DEFAULT_TOKENIZERS", "BucketBatchSampler", "Pair", "PairDataset", "Splits",
     "TranslationData", "collate", "group_references", "leaked_fraction", "load_translation",
     "make_loader", "naive_split", "padding_efficiency", "source_batch", "split_by_source",
+    "split_indices",
 ]
 
 Pair = tuple[Tokens, Tokens]  # (source tokens, target tokens), without <bos>/<eos>
@@ -66,10 +76,24 @@ def split_by_source(pairs: Sequence[Pair], valid_frac: float = 0.05, test_frac: 
     translations) form the test split, the next `valid_frac` the validation split. With
     `max_pairs`, only whole source groups up to that many pairs are kept (a corpus slice that
     is a random sample, and the same prefix for every size)."""
+    pairs = list(pairs)
+    parts = split_indices([tuple(src) for src, _ in pairs], valid_frac, test_frac, seed,
+                          max_pairs)
+    return Splits(*[[pairs[i] for i in part] for part in parts])
+
+
+def split_indices(sources: Sequence[tuple[str, ...]], valid_frac: float = 0.05,
+                  test_frac: float = 0.05, seed: int = 0, max_pairs: int | None = None
+                  ) -> tuple[list[int], list[int], list[int]]:
+    """`split_by_source` as positions: (train, valid, test) lists of indices into `sources`,
+    one tokenised source per pair (pairs with equal sources are one group)."""
     _check_fractions(valid_frac, test_frac)
     check_int("seed", seed)
     check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
-    groups = list(_source_groups(pairs).values())
+    by_source: dict[tuple[str, ...], list[int]] = {}
+    for i, source in enumerate(sources):
+        by_source.setdefault(source, []).append(i)
+    groups = list(by_source.values())
     random.Random(seed).shuffle(groups)
     if max_pairs is not None:
         kept, total = [], 0
@@ -80,9 +104,9 @@ def split_by_source(pairs: Sequence[Pair], valid_frac: float = 0.05, test_frac: 
             total += len(group)
         groups = kept
     n_test, n_valid = round(len(groups) * test_frac), round(len(groups) * valid_frac)
-    flat = lambda gs: [p for g in gs for p in g]  # noqa: E731
-    return Splits(train=flat(groups[n_test + n_valid:]),
-                  valid=flat(groups[n_test:n_test + n_valid]), test=flat(groups[:n_test]))
+    flat = lambda gs: [i for g in gs for i in g]  # noqa: E731
+    return (flat(groups[n_test + n_valid:]), flat(groups[n_test:n_test + n_valid]),
+            flat(groups[:n_test]))
 
 
 def _check_fractions(valid_frac: float, test_frac: float) -> None:
@@ -237,7 +261,12 @@ DEFAULT_TOKENIZERS = {"fra-eng": ("word", "word"), "cmn-eng": ("word", "zh")}
 
 @dataclass
 class TranslationData:
-    """A corpus ready for training: splits of tokenised pairs and the training vocabularies."""
+    """A corpus ready for training: splits of tokenised pairs and the training vocabularies.
+
+    texts: the same splits as raw (source, target) text, pair for pair, as the corpus has them
+    (None for data built otherwise, e.g. `s2s.chars.word_level_twin`). For an "spm" side the
+    vocabulary is a `s2s.subwords.SubwordVocab`: `vocab.tokenize(text)` gives its pieces and
+    `vocab.detokenize(pieces)` the text back, exactly."""
 
     release: Release
     report: ParseReport
@@ -246,6 +275,7 @@ class TranslationData:
     tgt_vocab: Vocab
     tokenizers: tuple[str, str]
     params: dict = field(default_factory=dict)  # the arguments that built it (cache keys)
+    texts: Splits | None = None  # raw text of the same pairs
 
     def dataset(self, split: str) -> PairDataset:
         return PairDataset(getattr(self.splits, split), self.src_vocab, self.tgt_vocab)
@@ -285,10 +315,10 @@ def _tokenizer_names(tokenizers: object, dataset: str) -> tuple[str, str]:
     if tokenizers is None:
         return DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
     if (isinstance(tokenizers, str) or not isinstance(tokenizers, Sequence)
-            or len(tokenizers) != 2 or any(k not in TOKENIZERS for k in tokenizers)):
+            or len(tokenizers) != 2 or any(k not in TOKENIZER_KINDS for k in tokenizers)):
         raise ValueError(f"tokenizers must be a pair (source, target) of names among "
-                         f"{', '.join(map(repr, TOKENIZERS))}, got {tokenizers!r}, e.g. "
-                         "('word', 'zh')")
+                         f"{', '.join(map(repr, TOKENIZER_KINDS))}, got {tokenizers!r}, e.g. "
+                         "('word', 'zh') or ('spm', 'spm')")
     return tokenizers[0], tokenizers[1]
 
 
@@ -315,63 +345,130 @@ def _refuse_empty_splits(splits: Splits, **settings: object) -> None:
                          "max_pairs or max_len")
 
 
-def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
-                     max_pairs: int | None = None, min_freq: int = 2, valid_frac: float = 0.05,
-                     test_frac: float = 0.05, seed: int = 0,
-                     tokenizers: tuple[str, str] | None = None,
-                     verbose: bool = True) -> TranslationData:
-    """Fetch, parse, tokenise, filter by length, split by source, and build vocabularies.
+def _base_kinds(dataset: str, kinds: tuple[str, str]) -> tuple[str, str]:
+    """The word-level tokenizer of each side: itself, or for an "spm" side the dataset's
+    default for that side ("word"; "zh" for Chinese), which measures max_len and groups the
+    split."""
+    default = DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
+    src, tgt = (default[i] if kind in SUBWORD_KINDS else kind for i, kind in enumerate(kinds))
+    return src, tgt
 
-    max_len: keep pairs whose both sides have at most this many tokens (None: all).
-    max_pairs: a random slice of about this many pairs (whole source groups; None: all).
-    Vocabularies are built from the training split only. Settings that leave a split (or a
-    vocabulary) empty are refused with an error naming them."""
-    check_int("max_len", max_len, low=1, none_ok=True,
-              hint="the most tokens per side a pair may have; None keeps every length")
-    check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
-    check_int("min_freq", min_freq, low=1, hint="1 keeps every token seen in training")
-    _check_fractions(valid_frac, test_frac)
-    check_int("seed", seed)
-    src_kind, tgt_kind = _tokenizer_names(tokenizers, dataset)
-    path, release = fetch(dataset)
-    text = read_text(path, release)
-    raw_pairs, report = parse_pairs(text)
-    tok_src, tok_tgt = TOKENIZERS[src_kind], TOKENIZERS[tgt_kind]
-    pairs = [(tok_src(s), tok_tgt(t)) for s, t in raw_pairs]
-    n_all = len(pairs)
-    if not pairs:
-        raise DataError(f"{path} holds no sentence pair ({report}): it is not a corpus of "
-                         "tab-separated pairs")
-    if max_len is not None:
-        every = pairs
-        pairs = [p for p in pairs if len(p[0]) <= max_len and len(p[1]) <= max_len]
-        if not pairs:
-            shortest = min(max(len(s), len(t)) for s, t in every)
-            raise ValueError(f"max_len={max_len} keeps none of the {n_all:,} pairs (the "
-                             f"shortest has {shortest} tokens on its longer side): raise "
-                             f"max_len to at least {shortest}, or pass None for every length")
-    splits = split_by_source(pairs, valid_frac, test_frac, seed=seed, max_pairs=max_pairs)
-    _refuse_empty_splits(splits, max_len=max_len, max_pairs=max_pairs, valid_frac=valid_frac,
-                         test_frac=test_frac)
-    src_vocab = Vocab.build([s for s, _ in splits.train], min_freq)
-    tgt_vocab = Vocab.build([t for _, t in splits.train], min_freq)
+
+def _vocabularies(splits: Splits, texts: Splits, kinds: tuple[str, str],
+                  bases: tuple[str, str], settings: SubwordSettings | None, min_freq: int,
+                  key: dict) -> tuple[Vocab, Vocab, Splits]:
+    """The two vocabularies (word-level: tokens seen >= min_freq times in training; "spm":
+    sentencepiece trained on the training split's text) and the splits, their "spm" sides
+    re-tokenised into pieces."""
+    src_sub, tgt_sub = (subword_vocabularies(texts.train, kinds, bases, settings, key)
+                        if settings is not None else (None, None))
+    src_vocab = src_sub if src_sub is not None else Vocab.build([s for s, _ in splits.train],
+                                                                min_freq)
+    tgt_vocab = tgt_sub if tgt_sub is not None else Vocab.build([t for _, t in splits.train],
+                                                                min_freq)
     for side, vocab in (("source", src_vocab), ("target", tgt_vocab)):
         if len(vocab) == len(SPECIALS):
             raise ValueError(f"min_freq={min_freq} leaves the {side} vocabulary with no token "
                              f"(no token occurs {min_freq} times in the "
                              f"{len(splits.train):,} training pairs): every word would be "
                              "<unk>; lower min_freq")
-    if verbose:
-        print(f"{release.name} ({path.name}): {report}")
-        if max_len is not None:
-            print(f"kept {len(pairs):,} of {n_all:,} pairs with <= {max_len} tokens per side")
-        print(f"split by source sentence: train {len(splits.train):,}, valid "
-              f"{len(splits.valid):,}, test {len(splits.test):,} pairs; vocab "
-              f"{len(src_vocab):,} source / {len(tgt_vocab):,} target tokens "
-              f"(min_freq={min_freq})")
-        print("Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.")
+    if settings is not None:
+        parts = []
+        for tokens, raw in zip((splits.train, splits.valid, splits.test),
+                               (texts.train, texts.valid, texts.test), strict=True):
+            parts.append([(src_sub.tokenize(rs) if src_sub is not None else s,
+                           tgt_sub.tokenize(rt) if tgt_sub is not None else t)
+                          for (s, t), (rs, rt) in zip(tokens, raw, strict=True)])
+        splits = Splits(*parts)
+    return src_vocab, tgt_vocab, splits
+
+
+def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
+                     max_pairs: int | None = None, min_freq: int = 2, valid_frac: float = 0.05,
+                     test_frac: float = 0.05, seed: int = 0,
+                     tokenizers: tuple[str, str] | None = None, vocab_size: int | None = None,
+                     subword_model: str = "unigram", joint_vocab: bool = False,
+                     verbose: bool = True) -> TranslationData:
+    """Fetch, parse, tokenise, filter by length, split by source, and build vocabularies.
+
+    max_len: keep pairs whose both sides have at most this many tokens (None: all).
+    max_pairs: a random slice of about this many pairs (whole source groups; None: all).
+    Vocabularies are built from the training split only. Settings that leave a split (or a
+    vocabulary) empty are refused with an error naming them.
+
+    Subwords: a side whose tokenizer is "spm" is cut into sentencepiece pieces by a model
+    trained on the raw text of the training split only (cached; `s2s.subwords`), with
+    `vocab_size` pieces (default 8000; per side, or in all with `joint_vocab=True`, one model
+    for both sides) of the `subword_model` "unigram" (default) or "bpe". Its text is the
+    corpus's, unchanged (case kept), and min_freq does not apply to it. Its max_len counts,
+    and its split groups, the dataset's word-level tokens of that side ("word"; "zh" for
+    Chinese), so an "spm" corpus holds the same pairs, in the same splits and order, as the
+    word-level one. The other settings (vocab_size, ...) are refused without an "spm" side."""
+    check_int("max_len", max_len, low=1, none_ok=True,
+              hint="the most tokens per side a pair may have; None keeps every length")
+    check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
+    check_int("min_freq", min_freq, low=1, hint="1 keeps every token seen in training")
+    _check_fractions(valid_frac, test_frac)
+    check_int("seed", seed)
+    kinds = _tokenizer_names(tokenizers, dataset)
+    subwords = subword_settings(kinds, vocab_size, subword_model, joint_vocab)
+    bases = _base_kinds(dataset, kinds)
+    path, release = fetch(dataset)
+    text = read_text(path, release)
+    raw_pairs, report = parse_pairs(text)
+    tok_src, tok_tgt = TOKENIZERS[bases[0]], TOKENIZERS[bases[1]]
+    pairs = [(tok_src(s), tok_tgt(t)) for s, t in raw_pairs]
+    n_all = len(pairs)
+    if not pairs:
+        raise DataError(f"{path} holds no sentence pair ({report}): it is not a corpus of "
+                         "tab-separated pairs")
+    if max_len is not None:
+        keep = [i for i, (s, t) in enumerate(pairs) if len(s) <= max_len and len(t) <= max_len]
+        if not keep:
+            shortest = min(max(len(s), len(t)) for s, t in pairs)
+            raise ValueError(f"max_len={max_len} keeps none of the {n_all:,} pairs (the "
+                             f"shortest has {shortest} tokens on its longer side): raise "
+                             f"max_len to at least {shortest}, or pass None for every length")
+        pairs, raw_pairs = [pairs[i] for i in keep], [raw_pairs[i] for i in keep]
+    parts = split_indices([tuple(s) for s, _ in pairs], valid_frac, test_frac, seed, max_pairs)
+    splits = Splits(*[[pairs[i] for i in part] for part in parts])
+    texts = Splits(*[[raw_pairs[i] for i in part] for part in parts])
+    _refuse_empty_splits(splits, max_len=max_len, max_pairs=max_pairs, valid_frac=valid_frac,
+                         test_frac=test_frac)
     params = {"dataset": dataset, "release": release.name, "max_len": max_len,
               "max_pairs": max_pairs, "min_freq": min_freq, "valid_frac": valid_frac,
-              "test_frac": test_frac, "seed": seed, "tokenizers": [src_kind, tgt_kind]}
-    return TranslationData(release, report, splits, src_vocab, tgt_vocab, (src_kind, tgt_kind),
-                           params)
+              "test_frac": test_frac, "seed": seed, "tokenizers": list(kinds)}
+    key = {k: params[k] for k in ("dataset", "release", "max_len", "max_pairs", "valid_frac",
+                                  "test_frac", "seed")}
+    src_vocab, tgt_vocab, splits = _vocabularies(splits, texts, kinds, bases, subwords,
+                                                 min_freq, {**key, "bases": list(bases)})
+    if subwords is not None:
+        params.update(vocab_size=subwords.vocab_size, subword_model=subwords.model_type,
+                      joint_vocab=subwords.joint,
+                      subword_models=[model_digest(src_vocab), model_digest(tgt_vocab)])
+    if verbose:
+        _describe(release, path.name, report, max_len, len(pairs), n_all, splits, src_vocab,
+                  tgt_vocab, min_freq, subwords)
+    return TranslationData(release, report, splits, src_vocab, tgt_vocab, kinds, params, texts)
+
+
+def _describe(release: Release, filename: str, report: ParseReport, max_len: int | None,
+              kept: int, n_all: int, splits: Splits, src_vocab: Vocab, tgt_vocab: Vocab,
+              min_freq: int, subwords: SubwordSettings | None) -> None:
+    """What load_translation made, for people."""
+    print(f"{release.name} ({filename}): {report}")
+    if max_len is not None:
+        print(f"kept {kept:,} of {n_all:,} pairs with <= {max_len} tokens per side")
+    print(f"split by source sentence: train {len(splits.train):,}, valid "
+          f"{len(splits.valid):,}, test {len(splits.test):,} pairs; vocab "
+          f"{len(src_vocab):,} source / {len(tgt_vocab):,} target tokens "
+          f"(min_freq={min_freq})")
+    if subwords is not None:
+        n = max(len(splits.train), 1)
+        print(f"sentencepiece {subwords.model_type} "
+              f"({'one joint model' if subwords.joint else 'a model per side'}, "
+              f"{subwords.vocab_size:,} pieces, trained on the training split's text only): "
+              f"{sum(len(s) for s, _ in splits.train) / n:.1f} source / "
+              f"{sum(len(t) for _, t in splits.train) / n:.1f} target tokens per training "
+              "sentence")
+    print("Sentences: Tatoeba (tatoeba.org) via manythings.org/anki, CC-BY 2.0 France.")

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from s2s.arguments import check_int, check_real
 from s2s.data import source_batch
 from s2s.models import AttendingState, DecoderState, EncoderDecoder, Seq2Seq
-from s2s.text import TOKENIZERS, detokenize
+from s2s.subwords import detokenize_as, tokenizer_of
 from s2s.vocab import BOS, EOS, PAD
 
 
@@ -167,7 +167,7 @@ def encode_sentences(model: Seq2Seq, sentences: Sequence[str]) -> tuple[list[lis
 
     Raises TypeError for a non-string and ValueError for an empty or whitespace-only sentence;
     warns when a sentence is longer than the model was trained for."""
-    tokenize = TOKENIZERS[model.config.tokenizers[0]]
+    tokenize = tokenizer_of(model.config.tokenizers[0], model.src_vocab)  # "spm": its model
     tokens, ids = [], []
     for i, sentence in enumerate(sentences):
         if not isinstance(sentence, str):
@@ -229,7 +229,8 @@ def translate(model: Seq2Seq, sentences: str | Sequence[str], *, max_len: int | 
                 model, src, src_len, beam_size, limit, length_penalty=length_penalty,
                 alpha=alpha)]
         for i, out in zip(chunk, outputs, strict=True):
-            results[i] = detokenize(model.tgt_vocab.decode(out), model.config.tokenizers[1])
+            results[i] = detokenize_as(model.config.tokenizers[1], model.tgt_vocab,
+                                       model.tgt_vocab.decode(out))
     return results[0] if single else results
 
 

@@ -191,11 +191,12 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
           **search) -> Judged:
     """Translate the distinct sources of a held-out split (greedy, or beam search with
     `beam_size=...` and `length_penalty=...`, see `s2s.translate`) and score them against all
-    their references with sacrebleu (detokenised, lower-cased as the data is; BLEU with
-    sacrebleu's "zh" tokenisation when the target is Chinese)."""
+    their references with sacrebleu (detokenised: lower-cased as word-level data is, the
+    corpus's own text for an "spm" side; BLEU with sacrebleu's "zh" tokenisation when the
+    target is Chinese, "spm" pieces of Chinese included)."""
     from s2s.data import TranslationData
     from s2s.decoding import check_materialised, translate
-    from s2s.text import detokenize
+    from s2s.subwords import detokenize_as, scoring_kind
 
     check_materialised(model, "judge")
     if not isinstance(data, TranslationData):
@@ -213,10 +214,12 @@ def judge(model, data, split: str = "test", max_sentences: int | None = None,
     data.check_vocabularies(model, "judge")
     groups = data.references(split)[:max_sentences]
     src_kind, tgt_kind = data.tokenizers
-    sources = [detokenize(src, src_kind) for src, _ in groups]
-    references = [[detokenize(r, tgt_kind) for r in refs] for _, refs in groups]
+    sources = [detokenize_as(src_kind, data.src_vocab, src) for src, _ in groups]
+    references = [[detokenize_as(tgt_kind, data.tgt_vocab, r) for r in refs]
+                  for _, refs in groups]
     hypotheses = translate(model, sources, **search)
-    bleu = corpus_bleu(hypotheses, references, tokenize=bleu_tokenizer(tgt_kind))
+    bleu = corpus_bleu(hypotheses, references,
+                       tokenize=bleu_tokenizer(scoring_kind(tgt_kind, data.tgt_vocab)))
     return Judged(bleu, sources, hypotheses, references)
 
 

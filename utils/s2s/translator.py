@@ -28,7 +28,7 @@ from s2s.decoding import (
     output_limit,
 )
 from s2s.models import AttendingState, Seq2Seq
-from s2s.text import detokenize
+from s2s.subwords import detokenize_as
 from s2s.vocab import BOS
 
 
@@ -67,7 +67,8 @@ def nbest_with_attention(model: Seq2Seq, sentence: str, *, beam_size: int = 5, n
     hyps = batched_beam_search(model, src, src_len, beam_size, output_limit(model, max_len),
                                n_best=n_best)[0]
     kind = model.config.tokenizers[1]
-    nbest = [(detokenize(model.tgt_vocab.decode(h.value), kind), h.score) for h in hyps]
+    nbest = [(detokenize_as(kind, model.tgt_vocab, model.tgt_vocab.decode(h.value)), h.score)
+             for h in hyps]
     best = hyps[0].value
     target = [model.tgt_vocab.itos[i] for i in best] + ["<eos>"]
     state = model.encode(src, src_len)

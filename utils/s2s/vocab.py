@@ -1,7 +1,9 @@
 """Vocabularies: token <-> id, with the course's fixed special ids.
 
 Special token ids are the same in every vocabulary of the course: `<pad>`=0, `<unk>`=1,
-`<bos>`=2, `<eos>`=3, so a padding mask is simply `ids != 0`.
+`<bos>`=2, `<eos>`=3, so a padding mask is simply `ids != 0`. A subword vocabulary
+(`s2s.subwords.SubwordVocab`) is a sentencepiece model's pieces; `Vocab.from_json` returns one
+for the JSON it wrote.
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ class Vocab:
         if data.get("specials") != list(SPECIALS):
             raise ValueError(f"vocabulary specials {data.get('specials')} differ from the "
                              f"course's fixed {list(SPECIALS)}")
+        if "sentencepiece" in data:  # a subword vocabulary: it holds its model
+            from s2s.subwords import SubwordVocab
+
+            return SubwordVocab.from_dict(data)
         return cls(data["tokens"], data.get("min_freq", 1))
 
     def save(self, path: str | Path) -> None:

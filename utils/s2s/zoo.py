@@ -150,10 +150,15 @@ def profile_config(kind: str, profile: Profile, data: TranslationData,
                    **changes: object) -> ModelConfig:
     """The model config of `kind` at a profile's sizes, for `data`'s vocabularies and
     tokenizers (English->Chinese data gives ("word", "zh"), so outputs are joined without
-    spaces); `changes` set or override fields (`bidirectional=True`, `cell="lstm"`, ...)."""
+    spaces); `changes` set or override fields (`bidirectional=True`, `cell="lstm"`, ...).
+    With "spm" (subword) data, max_len is the data's longest sentence in pieces (the profile's
+    max_len counts words)."""
+    from s2s.chars import longest
+
+    max_len = longest(data) if "spm" in data.tokenizers else profile.max_len
     sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
                  num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
-                 max_len=profile.max_len, tokenizers=tuple(data.tokenizers))
+                 max_len=max_len, tokenizers=tuple(data.tokenizers))
     return ModelConfig(kind, len(data.src_vocab), len(data.tgt_vocab), **{**sizes, **changes})
 
 

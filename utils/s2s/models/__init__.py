@@ -1,8 +1,10 @@
 """Encoder-decoder models: the interface (`base`), the RNN models of chapter 3 (`rnn`), and
 the attention decoders of chapter 4 (`attentive`), CS224n's system of chapter 7 (`nmt`, the
-model kind "nmt"). Everything is importable from here."""
+model kind "nmt"). Everything is importable from here, but for the Transformer of chapter 9
+(the kind "transformer"), whose pieces are imported from their modules: `transformer`,
+`transformer_layers`, `multihead`, `positions`."""
 
-from s2s.models import nmt  # noqa: F401  (registers the kind "nmt")
+from s2s.models import nmt, transformer  # noqa: F401  (register the kinds "nmt", "transformer")
 from s2s.models.attentive import AttentionState, BahdanauDecoder, LuongDecoder
 from s2s.models.base import (
     MODEL_BUILDERS,

@@ -21,7 +21,7 @@ weights (`AttendingState`) can be drawn as a heatmap. Search (`s2s.decoding`) us
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, Self, runtime_checkable
 
 from torch import Tensor, nn
@@ -111,7 +111,8 @@ class ModelConfig:
     A config refuses a field its kind would ignore (`attention=` on an "rnn", input feeding on
     a "bahdanau"...): each kind's check is registered with its builder (`register`)."""
 
-    kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4), "nmt" (chapter 7)
+    kind: str  # "rnn" (chapter 3), "bahdanau" or "luong" (chapter 4), "nmt" (chapter 7),
+    #            "transformer" (chapter 9)
     src_vocab_size: int
     tgt_vocab_size: int
     embed_size: int = 256
@@ -125,12 +126,17 @@ class ModelConfig:
     max_len: int = 50  # the longest source (in tokens) the model was trained for
     tokenizers: tuple[str, str] = ("word", "word")
     embed_dropout: bool = True  # dropout on the embeddings too (CS224n's model has none: False)
+    # the Transformer's own (s2s.models.transformer; every other kind refuses them when set):
+    num_heads: int = 4  # attention heads, each of hidden_size / num_heads dimensions
+    ff_size: int = 0  # the feed-forward layer's inner width; 0: 4 * hidden_size
+    norm_first: bool = False  # pre-norm (LayerNorm before each sublayer); False: post-norm
+    positions: str = "sinusoidal"  # or "learned"
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_BUILDERS:
             raise ValueError(f"unknown model kind {self.kind!r}: known are "
                              f"{sorted(MODEL_BUILDERS)}")
-        problems = MODEL_CHECKS[self.kind](self)
+        problems = foreign_fields(self) + MODEL_CHECKS[self.kind](self)
         if problems:
             raise ValueError(f"ModelConfig(kind={self.kind!r}, ...): " + "; ".join(problems))
 
@@ -160,23 +166,37 @@ class Seq2Seq(EncoderDecoder):
 
 # Fields added to ModelConfig after models were cached and experiments run, with the value
 # that keeps the earlier behaviour: left out of `to_dict` (and so of cache keys) at that value.
-ADDED_FIELDS: dict[str, object] = {"embed_dropout": True}
+ADDED_FIELDS: dict[str, object] = {"embed_dropout": True, "num_heads": 4, "ff_size": 0,
+                                   "norm_first": False, "positions": "sinusoidal"}
 
 Builder = Callable[[ModelConfig], tuple[Encoder, Decoder]]
 ConfigCheck = Callable[[ModelConfig], list[str]]  # what the kind would ignore, and what to do
 
 MODEL_BUILDERS: dict[str, Builder] = {}
 MODEL_CHECKS: dict[str, ConfigCheck] = {}
+FIELD_OWNERS: dict[str, str] = {}  # a field only one kind uses -> that kind
 
 
-def register(kind: str, check: ConfigCheck = lambda config: []) -> Callable[[Builder], Builder]:
+def foreign_fields(config: ModelConfig) -> list[str]:
+    """One message per field that belongs to another kind (`register(..., owns=...)`) and is
+    set to other than its default: `config.kind` would ignore it."""
+    defaults = {f.name: f.default for f in fields(config)}
+    return [f"{name}={getattr(config, name)!r} is ignored: only kind={owner!r} uses it "
+            "(leave it unset)" for name, owner in FIELD_OWNERS.items()
+            if owner != config.kind and getattr(config, name) != defaults[name]]
+
+
+def register(kind: str, check: ConfigCheck = lambda config: [],
+             owns: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
     """Decorator: `@register("rnn", check)` on a function ModelConfig -> (encoder, decoder).
 
     `check(config)` returns one message per field of `config` that this kind would ignore,
-    saying what to do instead; `ModelConfig` refuses a config with any."""
+    saying what to do instead; `ModelConfig` refuses a config with any. `owns`: the fields
+    only this kind uses, which every other kind refuses when they differ from the default."""
     def wrap(builder: Builder) -> Builder:
         MODEL_BUILDERS[kind] = builder
         MODEL_CHECKS[kind] = check
+        FIELD_OWNERS.update(dict.fromkeys(owns, kind))
         return builder
     return wrap
 
