@@ -641,7 +641,8 @@ print(verdict(mask_result, "unmasked"))
 # gradient, so the padding dilutes the *reported* number rather than what is learned. Every
 # run is past noise: its last-quarter gain is +0 %, its validation loss no longer improving,
 # so its best weights, the ones judged, no longer changed. (At 4,000 steps, this experiment's
-# first budget, every masked run and one unmasked run were still learning: the budget was
+# first budget — the earlier version of `results/ch03_mask.json`, in the repository's
+# history — every masked run and one unmasked run were still learning: the budget was
 # doubled so that the two arms are compared where they end, not on the way.) The mask remains
 # the right loss all the same, because it reports the truth (the first row of the live table)
 # and keeps batches with much padding from counting less.
@@ -705,16 +706,22 @@ print(verdict(feed_back_result, "fed_back"))
 # %% [markdown]
 # The cell above prints the verdict: at 8,000 steps feeding back 25 % of the model's own
 # predictions scores higher than teacher forcing, and the interval of the difference excludes
-# 0. The last-quarter gains say why it is not a tie any more: the teacher-forced runs had
-# stopped improving (gains of +0 % or below: their validation loss no longer fell, they were
-# overfitting), while the fed-back runs kept learning — two of them are flagged, so their
-# lead may still grow. Feeding back the model's own, often wrong, predictions makes the
-# training inputs noisier, and at this size that acts like a regulariser. (At 4,000 steps,
-# this experiment's first budget, the interval still included 0.) The gain is at equal
-# *steps*; each of those steps costs more (one decoder call per target position, the live
-# runs' speed line), and the experiment does not measure it at equal time, nor for the larger
-# models of chapters 4–7, which keep teacher forcing, the faster step: whether feeding back
-# pays there is an open question this result raises, not one it answers.
+# 0. The last-quarter gains say why it is not a tie any more. The teacher-forced runs had
+# stopped improving: two gained +0 % (their validation loss never beat its earlier best, so
+# the judged weights did not change), and the third −10 % (its validation loss reached a
+# slightly lower best, with weights that translate worse); their validation losses, kept in
+# the results file, had turned upward by the end: they were overfitting. Two of the three
+# fed-back runs were still gaining, +13 % and +10 % as printed, and the arm is flagged, so
+# its lead may still grow (the flag comes from the +13 % run alone: the other's gain is
+# 9.9 % before rounding, in the results file, just under the 10 % threshold). Feeding back
+# the model's own, often wrong, predictions makes the training inputs noisier, which at
+# this size may act like a regulariser — a reading of these curves, not something the
+# experiment tests. (At 4,000 steps, this experiment's first budget, the interval still
+# included 0.) The gain is at equal *steps*; each of those steps costs more (one decoder
+# call per target position, the live runs' speed line), and the experiment does not measure
+# it at equal time, nor for the larger models of chapters 4–7, which keep teacher forcing,
+# the faster step: whether feeding back pays there is an open question this result raises,
+# not one it answers.
 
 # %% [markdown]
 # ## 3.9 Training on: resume from the checkpoint
@@ -842,14 +849,18 @@ print(verdict(cell_result, "lstm"))
 # The cell above prints the verdict: after 8,000 steps the LSTM is behind the GRU by well
 # under a BLEU point, and the interval of the difference excludes 0. Read the last-quarter
 # gains with it. A gain of exactly +0 % means the run's validation loss did not improve over
-# the last quarter, so its best weights, the ones judged, did not change: most runs of both
-# cells had stopped improving, overfitting the 30,000 small pairs. One LSTM seed was still
-# gaining and is flagged, so the LSTM's mean may still rise a little; the GRU had finished.
-# (At 4,000 steps, this experiment's first budget, every LSTM run was still climbing fast and
-# the gap was three times as large: a ranking of how fast the cells learn, which is why the
-# budget was doubled.) The verdict holds at this size (embeddings 64, hidden 128, sentences
-# of at most 8 tokens); it is not a general ranking of the two cells. Chapter 4 keeps the
-# GRU; chapters 6 and 7 use the LSTM, as the Keras example and CS224n do.
+# the last quarter, so its best weights, the ones judged, did not change; the GRU's −10 %
+# run did reach a slightly lower validation loss, with weights that translate worse. Most
+# runs of both cells had stopped improving, overfitting the 30,000 small pairs (their
+# validation losses, kept in the results file, had turned upward by the end). One LSTM seed
+# was still gaining (+11 %) and is flagged, so the LSTM's mean may still rise a little; the
+# GRU had finished. (At 4,000 steps, this experiment's first budget, every LSTM run was
+# still climbing fast and the gap was more than four times as large, −2.71 BLEU between the
+# arms' means at step 4,000, which the results file keeps too: a ranking of how fast the
+# cells learn, which is why the budget was doubled.) The verdict holds at this size
+# (embeddings 64, hidden 128, sentences of at most 8 tokens); it is not a general ranking of
+# the two cells. Chapter 4 keeps the GRU; chapters 6 and 7 use the LSTM, as the Keras
+# example and CS224n do.
 
 # %% [markdown]
 # ## 3.11 Save, load, translate
@@ -888,10 +899,11 @@ print(f"and the contraction {' '.join(variant)!r}: "
 # How to read these lines. A sentence marked *in training* is a memory test, not a
 # translation test, however right its translation. *Held out* means only that the exact
 # tokenised sentence is not a training source; a near neighbour may be. *I'm cold.* is the
-# first sentence with a contraction, and the last line says whether it is in training — if
-# it is, *I am cold.* is a near neighbour of a training sentence, not a new one. Judge the
-# translations yourself (for the third, *elle lit un livre tous les jours.* would be right),
-# but three sentences say little either way: the test BLEU of §3.9 is the measurement.
+# first sentence written with a contraction, and the last line says whether it is in
+# training — if it is, *I am cold.* is a near neighbour of a training sentence, not a new
+# one. Judge the translations yourself (for the third, *elle lit un livre tous les jours.*
+# would be right), but three sentences say little either way: the test BLEU of §3.9 is the
+# measurement.
 #
 # Bad input gets a clear answer, not a crash deep inside PyTorch:
 
@@ -1026,9 +1038,12 @@ s2s.check(max(map(abs, gaps)) <= max(0.02, seed_gap),
 # The speed-up printed is of whole runs, one pair of them, with seed 1: seed 0's bf16 run is
 # §3.5's (when `auto` chose bf16), which wrote a checkpoint at every validation while the
 # fp32 run wrote none, so that pair's seconds do not compare. A whole run also validates
-# (always in fp32) and loads batches, which 16-bit arithmetic does not speed up, so its ratio
-# understates the training step's own. `benchmarks/train_throughput.py` times the step
-# itself, in fp32 and in `auto`, for the GRU, the LSTM and chapter 4's attention models;
+# (always in fp32) and loads batches, which 16-bit arithmetic does not speed up, so, measured
+# side by side, its ratio would understate the training step's own. But one pair of whole
+# runs on a machine whose load moves is a rough measure, and the benchmark's figures below
+# were taken on another day: the two need not agree, in either direction.
+# `benchmarks/train_throughput.py` times the step itself, in fp32 and in `auto`, for the
+# GRU, the LSTM and chapter 4's attention models;
 # `benchmarks/README.md` records its run of 2026-11-24 (`--profile cpu`, a 2-core Intel Xeon
 # with AMX), where the step ran 1.29× as fast in bf16 for the GRU and 1.40× for the LSTM.
 #

@@ -34,7 +34,7 @@ KINDS = {
     "chapter 3's GRU": ("rnn", {}),
     "chapter 4's Luong model": ("luong", {"bidirectional": True, "attention": "additive"}),
     "chapter 7's system": ("nmt", {"cell": "lstm", "bidirectional": True,
-                                   "input_feeding": False, "attention": "additive"}),
+                                   "input_feeding": True, "attention": "additive"}),
 }
 
 

@@ -116,10 +116,13 @@ PROFILES: dict[str, Profile] = {
         expect_bleu_rnn=10.0, expect_bleu_attention=22.0,
         # measured 2026-11-24 on the 2-core CI machine: test chrF 25.16, BLEU 7.71 (beam 5)
         char_max_len=30, char_minutes=1.5, expect_bleu_char=5.0, expect_chrf_char=20.0,
-        # chapter 7, measured 2026-11-25 on the 2-core CI machine: English->French test BLEU
-        # 41.86 (beam 5; the floor is the goal), English->Chinese 32.43 BLEU, 27.72 chrF
+        # chapter 7, measured on the 2-core CI machine, idle: 2026-11-25, the design without
+        # input feeding (3,416 steps): English->French test BLEU 41.86 (beam 5), English->Chinese
+        # 32.43 BLEU, 27.72 chrF (948 steps); 2026-12-07, with input feeding, the design the
+        # committed ablation keeps (1,632 steps; Chinese 354): 36.59, and 21.69 BLEU, 19.09
+        # chrF. The floors sit about 2.5 points below the latter
         nmt_ablation_minutes=0.6, nmt_minutes=6.0, zh_minutes=1.0,
-        expect_bleu_nmt=38.0, expect_bleu_zh=25.0, expect_chrf_zh=22.0,
+        expect_bleu_nmt=34.0, expect_bleu_zh=19.0, expect_chrf_zh=16.5,
         expect_loss_drop=0.0,  # no loss claim: the BLEU and chrF floors above are the claims
     ),
     "gpu": Profile(
