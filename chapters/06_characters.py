@@ -193,8 +193,8 @@ def train(data, layers: int, seed: int):
 
 # %% [markdown]
 # The first run: one layer, seed 0, at character level. The line below it says how far the
-# budget went — steps, target characters per second — and where the validation loss (per
-# character) ended.
+# budget went — steps, target characters per second — and the validation loss (per
+# character) at the first validation and at its best.
 
 # %%
 runs = {}  # (layers, seed) -> (model, history), character level
@@ -578,8 +578,11 @@ else:
 # Read the two lines together. The verdict line is the equal-time result, the one this budget
 # gives; the step-for-step line says whether the second layer learns more *per step*. If two
 # layers are about level per step but lose at equal time, the cost is their slower steps, not
-# depth itself. Both lines come from two seeds and a few minutes at most: they show the
-# mechanism, they cannot settle it.
+# depth itself. That is what the stored run (the `cpu` profile) shows: two layers lose at equal
+# time by more than the seed spread, after fewer steps, while their mean validation loss is
+# slightly *lower* at every validation that all four runs reached — but those are only the
+# first few hundred steps (the line says which). Both lines come from two seeds and a few
+# minutes at most: they show the mechanism, they cannot settle it.
 #
 # ### The committed experiment: depth at equal steps
 #
@@ -626,13 +629,16 @@ for run in depth.results["runs"]:
           f"of {run['steps']:,}")
 
 # %% [markdown]
-# The first cell above prints the verdict: the interval includes 0, so three seeds cannot tell the
-# depths apart per step — the two-layer arm's mean is lower, but one of its seeds lands with
-# the one-layer models. What a second layer costs at equal time is then its slower steps (the
-# live run's step ratio), not worse learning per step. Neither arm is flagged: every run's
-# chrF rose by less than 10 % over its last quarter — without dropout these models stop
-# improving on valid by the time the last quarter begins (the cell just above), and later steps
-# only overfit — so the verdict is about where the models end at this size, not how fast they get there.
+# The `cite("ch06_depth")` cell prints the verdict: the interval includes 0, so three seeds
+# cannot tell the depths apart per step — the two-layer arm's mean is lower, but one of its
+# seeds lands with the one-layer models (in `results/ch06_depth.json`, two-layer seed 0 has
+# chrF 26.44, inside the one-layer seeds' 26.18 to 26.54). No worse learning per step is shown,
+# then, and what a second layer visibly costs at equal time is its slower steps (the live
+# run's step ratio). Neither arm is flagged: no run's chrF rose at all over its last quarter
+# (+0 % for every run) — without dropout these models reach their lowest validation loss by
+# the time the last quarter begins (the cell just above: at step 3,000 of 4,000 or earlier),
+# later steps only raise it, and each run is judged with its best weights — so the verdict is
+# about where the models end at this size, not how fast they get there.
 #
 # What much longer training or larger models would do is an expectation, not something this
 # chapter measures: once a one-layer model's loss flattens, the extra capacity of a second
@@ -790,8 +796,10 @@ print(f"the word model is ahead in {sum(g > 0 for g in gaps)} of {len(gaps)} gro
 # %% [markdown]
 # The figure and the two lines under it say whether the overall verdict holds at every
 # length or only on average: a length at which the character model came level or ahead would
-# show as a gap at or below zero. Each group is about a quarter of the valid sentences, so a
-# single group's gap rests on fewer sentences than the overall verdict.
+# show as a gap at or below zero. In the stored run (the `cpu` profile) there is none: the
+# word model is ahead in all four groups, by the least on the longest sources. Each group
+# holds only part of the valid sentences (the sizes printed above), so a single group's gap
+# rests on fewer sentences than the overall verdict.
 #
 # ### Unknown words
 #
@@ -838,7 +846,9 @@ print(f"{len(spellable)} of the {len(unknown)} distinct unknown names/numbers ca
 # can. The character model *can* represent an unseen name — the last line counts the names
 # and numbers whose every character is in its French vocabulary — so for it the count measures
 # what training taught it: whether it learned to copy. Read its line against the examples
-# above: an output that keeps the name, or fluent-looking French with the name simply gone.
+# above: an output that keeps the name, or French words with the name simply gone. In the
+# stored run (the `cpu` profile) it copied none of them, and in all four examples the name is
+# gone, replaced by French words that do not translate the sentence.
 # These sentences are few (the first line of the cell before says how many), so a count here
 # shows what this model does, not a rate to quote. With more training, a character model
 # would be expected to copy more of them — an expectation, not a result of this chapter.
@@ -907,7 +917,9 @@ for name in searches:
 # The cell above prints the verdicts for this model. They hold for *this* trained model on
 # *these* sentences: a paired test says nothing about a model trained from another seed. The
 # speeds and mean lengths in the cell before show what a beam costs and how it changes the
-# outputs' length (chapter 5's length penalty at work).
+# outputs' length: in the stored run both beams decode fewer sentences per second than greedy,
+# the wider one fewest, and write shorter outputs than greedy, the wider one shortest — the
+# pull towards short hypotheses of chapter 5, which the GNMT length penalty does not undo.
 #
 # ### The committed experiment: beam search on three models
 #
@@ -933,7 +945,10 @@ print(f"\nverdict: beam 5 significantly better than greedy for {wins} of {len(pa
 # %% [markdown]
 # The cell above prints the verdict: beam 5 is significantly better than greedy decoding in
 # all three seeds, so beam search helps these character models beyond the luck of the
-# sentences, on every model trained — the live run's choice of a beam is supported. The mean
+# sentences, on every model the experiment decoded (the one-layer models of `ch06_depth`,
+# smaller than this chapter's). That supports the live run's finding that a beam beats greedy
+# decoding; it does not test the live run's choice of a beam of 2 over 5, which rests on one
+# model's valid chrF with no test between the two beams. The mean
 # length ratio (the report's `len` column) also moves: greedy's outputs are slightly longer
 # than the references and beam 5's slightly shorter, the pull towards short hypotheses of
 # chapter 5, which GNMT's penalty here does not fully undo.

@@ -485,10 +485,11 @@ print(f"additive score: about lr * H = {profile.lr * profile.hidden_size:.2f} pe
 # The bound gives the order of magnitude — how many units one update can move a general score
 # at this model's initial norms — not a strict limit: Adam's later steps can exceed $\eta$ a
 # little, and the norms of $h^{dec}$ and $h^{enc}$ change as training goes, which the bound
-# does not follow. Where the measured spread exceeds the five-update bound, the norms or the
-# steps grew past their starting values (not measured here). A row whose scores differ by
-# tens of units is a softmax in saturation: the weight of the top position is 1 to many
-# decimals, and the softmax's derivative, $\alpha_i(\delta_{ij} - \alpha_j)$, is 0 to as many.
+# does not follow. Where the measured spread exceeds the five-update bound — here it does,
+# 74.1 against at most 46 — the norms or the steps grew past their starting values (not
+# measured here). A row whose scores differ by tens of units is a softmax in saturation: the
+# weight of the top position is 1 to many decimals, and the softmax's derivative,
+# $\alpha_i(\delta_{ij} - \alpha_j)$, is 0 to as many.
 # Almost no gradient reaches the scores any more, and Adam does not amplify what is left: its
 # running magnitude $\sqrt{\hat v_t}$ remembers the large gradients of the first updates for
 # about a thousand updates ($\beta_2 = 0.999$), so tiny gradients now make tiny steps.
@@ -604,8 +605,12 @@ print(f"score_lr closes {d.difference / gap:.0%} of the general score's gap to t
 # weight at the same learning rate — raises valid BLEU far beyond the seeds' noise (the
 # interval above excludes 0 by a wide margin), so the size of Adam's step on the score is a
 # cause of the general score's failure here, as the bound suggested. The experiment measures
-# BLEU, not the attention's entropy: that the step acts *through* the collapse rests on the
-# probe above (compare its W_att arm with the general one). The cell just above says how much
+# BLEU, not the attention's entropy, and the probe above does not show the step acting
+# *through* the collapse: its W_att arm's rows turned near one-hot after 3 updates, as the
+# general arm's did, and were still there at the last pass, only with a smaller spread
+# (43.52 against 103.54 after 59 updates). How the smaller step raises BLEU over 4,000 steps
+# — rows that saturate less deeply, or come back later — is not measured here, and the probe
+# is one seed and 60 updates. The cell just above says how much
 # of the gap to the additive score this one change closes, and whether what is left is more
 # than the seeds' noise. Dividing the score by $\sqrt{H}$ helps too, with the widest spread of the
 # three, and the additive score, bounded by its tanh, does best. The report flags three arms
@@ -693,6 +698,10 @@ for arm, (_, _, model_) in results.items():
     print(f"{arm:22} mean row entropy {entropy:5.3f} nats, mean top weight {top:.3f}")
 
 # %% [markdown]
+# In these one-seed runs the collapse does show: the general score's rows are near one-hot
+# (mean entropy 0.024 nats, mean top weight 0.989), the other arms' are not (0.777 nats or
+# more).
+#
 # ### The committed ablation
 #
 # The decision comes from the committed experiment `ch07_ablations`, which runs the same four
@@ -754,9 +763,9 @@ print("the capstone's design:", final)
 # * **The bidirectional GRU** is behind the LSTM, with an interval that excludes 0: CS224n's
 #   LSTM is kept.
 # * **The general score** is far behind, as §7.3's collapse predicts — but read its step count
-#   in the *equal time* line first: the speed timing gave it about half the base's steps,
-#   although its arithmetic is no heavier than the additive score's. The cells below find
-#   out why. Its equal-time verdict is also flagged still learning; the comparison of the two
+#   in the *equal time* line first: the speed timing gave it about half the base's steps
+#   (1,901 against 4,000). The cells below look for why. Its equal-time verdict is also
+#   flagged still learning; the comparison of the two
 #   scores at equal steps is `ch07_collapse` in §7.3, and it points the same way.
 #
 # **Why the general score's steps are slow.** A collapsed row puts scores tens of units apart
@@ -801,13 +810,21 @@ finally:
     torch.set_flush_denormal(False)  # the course trains with the default
 
 # %% [markdown]
-# Where the general score's steps are slower with subnormals kept and about as fast as the
-# additive score's once they are flushed, the subnormal numbers of its saturated softmax are
-# what cost the time: the collapse makes its steps slow on a CPU, not only its
-# translations bad. A GPU handles float32 subnormals at full speed in most operations, so
-# there the two scores' steps cost about the same (not measured here). The equal-time budget
-# charges the general score for this real cost on this machine; the equal-step comparison in
-# §7.3 does not.
+# With subnormals kept, the general score's steps are several times slower than the additive
+# score's; flushing them to 0 cuts the general score's step time about threefold, while the
+# additive score's falls far less (44 to 37 ms). So the subnormal numbers of its saturated
+# softmax cost most of the time: at these sizes, in fp32, on this CPU, the collapse makes its
+# steps slow, not only its translations bad (one timing per setting, from seed 0). Not
+# all of it, though: flushed, the general score's step is still about twice the additive
+# score's. The rest is not measured here; one difference is visible in the code, where the
+# general score multiplies every key by $W_{att}$ again at each decoder step
+# (`GeneralScore.forward`), while the additive score projects the keys once per sentence
+# (`AdditiveScore.precompute`). GPUs generally compute float32 subnormals in hardware, so
+# there the first cost should shrink or vanish (not measured in this course). The equal-time budget
+# charges the general score for both costs on this machine; the equal-step comparison in §7.3
+# does not. The live runs of §7.4, at this profile's larger sizes and in bf16, do not show the
+# slowdown: there the general score made 174 steps to the base's 151 in the same 0.6 min (one
+# run each); why they differ from these timings is not measured here.
 #
 # The other arms are past noise (none flagged). The capstone's design is therefore CS224n's,
 # with the additive score in place of the general one.
@@ -866,10 +883,10 @@ if profile.expect_loss_drop > 0:  # 0: no loss claim at this profile
 # ranks two recipes, not any single choice.
 #
 # Read the step count too. Input feeding makes each decoder step wait for the previous
-# step's attention (§7.1), and at this model's sizes that costs many steps:
-# `benchmarks/README.md` records the chapter's first edition, whose design had no input
-# feeding, making 3,416 steps in the same 6 minutes on the same 2-core machine and scoring
-# 41.86 test BLEU with beam 5 (2026-11-25, with older code). How much of that gap is input
+# step's attention (§7.1), and that can cost many steps: `benchmarks/README.md` records the
+# chapter's first edition, whose design had no input feeding, making 3,416 steps in the same
+# 6 minutes on a 2-core CPU, against the 1,632 above, and scoring 41.86 test BLEU with beam 5
+# (2026-11-25, with older code). How much of that gap is input
 # feeding's is not measured here: the ablation that kept it ran at smaller sizes, where
 # dropping it bought fewer extra steps (the *equal time* line of §7.4), and a comparison at
 # this budget, with seeds, is still to be made.
@@ -1003,9 +1020,9 @@ print(f"target vocabulary: {len(data.tgt_vocab):,} tokens, the words seen at lea
 # unknown words, only unknown characters, so it never writes `<unk>` — but chapter 6 found
 # that this does not by itself bring rare words through: in its stored run (the `cpu`
 # profile), the character model copied the unknown name or number in none of the held-out
-# sentences that had one (chapter 6 prints the count), writing fluent-looking French in which
-# the name was simply gone. Subword units
-# (chapter 8) are the usual remedy. A length off by a third can be a correct but wordier
+# sentences that had one (chapter 6 prints the count), writing French words in which the
+# name was simply gone. Subword units are the usual remedy (the course's library has them,
+# `tokenizers=("spm", "spm")`; their chapter is still to come). A length off by a third can be a correct but wordier
 # translation. A repeated word can be correct French — *nous nous*, *vous vous* before a
 # reflexive verb — when no reference happens to use that construction, so that count is an
 # upper bound on repetition errors. A categoriser this simple sorts by symptom; telling a
@@ -1065,8 +1082,9 @@ print(zh_test.examples(4))
 # The cell printed the steps the model made in its budget, its test BLEU and chrF on the
 # distinct test sources, and four examples with their references. Read the examples as §7.5
 # read the French errors: which translations are the reference, which say the same in other
-# words, and which drop part of the source — a shorter translation that leaves out a word
-# like "too" or "with me" changes the meaning even when every character it writes is right.
+# words, which drop part of the source — a shorter translation that leaves out words like
+# "for that" or "with me" changes the meaning even when every character it writes is right —
+# and which say something else altogether. (None of these four is the reference.)
 # The two metrics weigh Chinese differently from French: sacrebleu's `zh` BLEU counts n-grams
 # of up to four characters, while chrF counts character n-grams of up to six, and since a
 # Chinese character carries about as much as an English word, a six-character n-gram is a
