@@ -25,7 +25,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 CHAPTERS ?=
 HOMEWORK := $(PY) tools/assignments.py
 
-.PHONY: lab test setup lint pairs unit chapters homework colab release due autograde scores feedback book gpu-check experiments chapters-and-colab
+.PHONY: lab test setup lint pairs unit chapters homework colab release due autograde scores feedback book gpu-check experiments chapters-and-colab unit-main unit-beside
 
 setup: $(STAMP)
 
@@ -53,8 +53,18 @@ pairs: $(STAMP)
 # one torch thread: the tests' models are tiny, and on the 2-core machine the unit tests took
 # 222 s in one process, 281 s in two of two threads, 157 s in two of one thread.
 TEST_ENV := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1}
+UNIT_MARKS := -m "not homework and not colab and not slow"
 unit: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest tests -m "not homework and not colab and not slow" -n auto --dist loadfile
+	$(TEST_ENV) $(PY) -m pytest tests $(UNIT_MARKS) -n auto --dist loadfile
+
+# make test runs these unit test files (one process, ~150 s) on the core the chapters leave
+# free, after the Colab simulation, and the others on every core before the chapters.
+UNIT_BESIDE := tests/test_cli.py tests/test_subwords.py
+unit-main: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest tests $(UNIT_MARKS) -n auto --dist loadfile \
+		$(foreach f,$(UNIT_BESIDE),--ignore=$(f))
+unit-beside: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest $(UNIT_BESIDE) $(UNIT_MARKS) -p no:xdist
 
 # make chapters PROFILE=gpu: every chapter under nbval at the gpu profile (a GPU machine).
 # At the ci profile a chapter over 1.5 x its course.toml budget fails (tools/run_chapters.py).
@@ -66,13 +76,15 @@ chapters: $(STAMP)
 homework: $(STAMP)
 	$(TEST_ENV) $(PY) -m pytest tests -m homework -n auto --dist loadfile
 
-# make test's middle stage: the chapters (one torch thread each at ci) and the Colab simulation
-# (pip and a build) side by side on the two cores, the simulation's output printed after.
+# make test's middle stage: the chapters (one torch thread each at ci) on one core, and on the
+# other the Colab simulation (pip and a build) then the unit tests of UNIT_BESIDE, whose output
+# is printed after the chapters'.
 chapters-and-colab: $(STAMP)
-	@mkdir -p build; $(MAKE) --no-print-directory colab > build/colab.log 2>&1 & colab=$$!; \
-	$(MAKE) --no-print-directory chapters; chapters=$$?; wait $$colab; colab_status=$$?; \
-	echo "== make colab (run beside the chapters) =="; cat build/colab.log; \
-	test $$chapters = 0 && test $$colab_status = 0
+	@mkdir -p build; { $(MAKE) --no-print-directory colab && \
+	  $(MAKE) --no-print-directory unit-beside; } > build/beside.log 2>&1 & beside=$$!; \
+	$(MAKE) --no-print-directory chapters; chapters=$$?; wait $$beside; beside_status=$$?; \
+	echo "== make colab unit-beside (run beside the chapters) =="; cat build/beside.log; \
+	test $$chapters = 0 && test $$beside_status = 0
 
 # The HTML book, offline: build/book/html/index.html (tests/test_book.py opens it in Chromium).
 book: $(STAMP)
@@ -128,4 +140,4 @@ scores: $(STAMP)
 feedback: $(STAMP)
 	$(HOMEWORK) feedback $(if $(CHAPTERS),--chapters $(CHAPTERS)) $(if $(STUDENTS),--student $(STUDENTS))
 
-test: lint pairs unit chapters-and-colab homework
+test: lint pairs unit-main chapters-and-colab homework

@@ -159,6 +159,21 @@ def test_a_change_of_model_kind_brings_the_settings_only_that_kind_takes(tmp_pat
                                         "model.kind": ("rnn", "luong")}
 
 
+def test_a_change_to_subwords_brings_their_vocabulary_settings(tmp_path):
+    text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
+                        '[arms.spm]\ndata.tokenizers = ["spm", "spm"]\ndata.vocab_size = 64\n'
+                        'data.joint_vocab = true')
+    exp = declare(tmp_path, text)
+    assert exp.arms["spm"].change == {"data.joint_vocab": (False, True),
+                                      "data.tokenizers": (None, ["spm", "spm"]),
+                                      "data.vocab_size": (None, 64)}
+    with pytest.raises(ExperimentError, match=r"in 2 settings: .*data.tokenizers.*; "
+                                              r"model.hidden_size: 32 -> 64"):
+        declare(tmp_path, text + "model.hidden_size = 64\n")
+    with pytest.raises(ExperimentError, match=r"tokenizers = \['spm', 'bpe'\] must list two"):
+        declare(tmp_path, text.replace('["spm", "spm"]', '["spm", "bpe"]'))
+
+
 @pytest.mark.parametrize("edit, message", [
     (("[metric]", "[metric]\nsplit = \"valid\""), r"unknown key \[metric\] split"),
     (("[model]", "[modle]"), r"unknown table \[modle\]"),

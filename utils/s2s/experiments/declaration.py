@@ -182,12 +182,19 @@ def _model_accepts(model: dict, key: str, value: object) -> bool:
     return True
 
 
+SUBWORD_DATA_KEYS = ("vocab_size", "subword_model", "joint_vocab")  # only with an "spm" side
+
+
 def _inapplicable(table: str, key: str, mine: dict, other: dict, default: object) -> bool:
     """Whether `table.key` does not apply on the side with settings `mine` (a field of another
     model kind, a length penalty of greedy decoding...), given the other side's `other`."""
     if table == "model" and key != "kind" and mine["model"].get("kind") != other["model"].get(
             "kind"):
         return not _model_accepts(mine["model"], key, other["model"].get(key, default))
+    if table == "data" and key in SUBWORD_DATA_KEYS:
+        from s2s.subwords import SUBWORD_KINDS
+
+        return not any(t in SUBWORD_KINDS for t in mine["data"].get("tokenizers") or ())
     if table == "search" and key in ("length_penalty", "alpha"):
         search = {**SEARCH_DEFAULTS, **mine["search"]}
         return search["beam_size"] == 1 or (key == "alpha" and search["length_penalty"] != "gnmt")
@@ -217,7 +224,7 @@ def _check_settings(where: str, settings: dict[str, dict], kind: str) -> None:
     """Build what the settings describe, so the library's own checks run now."""
     from s2s.decoding import check_search
     from s2s.models import ModelConfig
-    from s2s.text import TOKENIZERS
+    from s2s.subwords import TOKENIZER_KINDS
     from s2s.train import TrainConfig
 
     search = {**SEARCH_DEFAULTS, **settings["search"]}
@@ -233,10 +240,10 @@ def _check_settings(where: str, settings: dict[str, dict], kind: str) -> None:
         return
     data, train = settings["data"], settings["train"]
     tokenizers = data.get("tokenizers")
-    if tokenizers is not None and (len(tokenizers) != 2 or any(t not in TOKENIZERS
+    if tokenizers is not None and (len(tokenizers) != 2 or any(t not in TOKENIZER_KINDS
                                                                for t in tokenizers)):
         raise ExperimentError(f"{where}: [data] tokenizers = {tokenizers!r} must list two of "
-                              f"{', '.join(TOKENIZERS)}: the source's and the target's")
+                              f"{', '.join(TOKENIZER_KINDS)}: the source's and the target's")
     for table, key in (("data", "max_len"), ("train", "max_steps"), ("train", "eval_every"),
                        ("model", "kind")):
         if key not in settings[table]:
