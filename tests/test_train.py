@@ -85,6 +85,19 @@ def test_learning_rate_falls_linearly_to_zero_over_the_last_part_of_the_budget()
     assert learning_rate(TrainConfig(lr=0.3), 10**6, 1e9, steps_per_epoch=1) == 0.3
 
 
+def test_learning_rate_rises_linearly_over_the_warmup_then_decays():
+    warm = TrainConfig(lr=2.0, max_steps=100, warmup=4, lr_decay=0.5)
+    lrs = [learning_rate(warm, s, 0.0, steps_per_epoch=1000) for s in range(101)]
+    assert lrs[:6] == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])  # step 0 already moves
+    assert lrs[50] == 2.0 and lrs[75] == pytest.approx(1.0) and lrs[100] == 0.0
+    short = TrainConfig(lr=1.0, max_steps=10, warmup=20, lr_decay=0.5)  # both at once: product
+    assert learning_rate(short, 9, 0.0, steps_per_epoch=1000) == pytest.approx(0.5 * 0.2)
+    with pytest.raises(ValueError, match=r"TrainConfig.warmup .*-1.*rises"):
+        TrainConfig(warmup=-1)
+    with pytest.raises(TypeError, match=r"TrainConfig.warmup must be an integer"):
+        TrainConfig(warmup=2.5)
+
+
 def test_fit_applies_the_decay_and_refuses_a_bad_one(tmp_path):
     from s2s.checkpoints import read_checkpoint
 

@@ -100,6 +100,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     feed_back: float = 0.0  # fraction of decoder inputs taken from the model's own predictions
     lr_decay: float = 0.0  # last fraction of the budget in which lr falls linearly to 0
+    warmup: int = 0  # first steps in which lr rises linearly from lr / warmup to lr
     batch_size: int = 128
     bucket: bool = True  # length-bucketed batches; False: plain shuffled ones (more padding)
     seed: int = 0
@@ -141,6 +142,8 @@ _TRAIN_CHECKS = {
                                    "predictions"),
     "lr_decay": _train_check("lr_decay", "real", low=0, high=1,
                              hint="the last fraction of the budget in which lr falls to 0"),
+    "warmup": _train_check("warmup", "int", low=0,
+                           hint="the number of steps over which lr rises to its value; 0: none"),
     "batch_size": _train_check("batch_size", "int", low=1),
     "bucket": _train_check("bucket", "bool"),
     "seed": _train_check("seed", "int"),
@@ -152,20 +155,23 @@ _TRAIN_CHECKS = {
 
 
 def learning_rate(cfg: TrainConfig, steps: int, seconds: float, steps_per_epoch: int) -> float:
-    """The learning rate for the next step: `cfg.lr`, then, over the last `cfg.lr_decay` of the
-    budget, a straight line down to 0. The budget used so far is the largest of the fractions
-    of max_steps, max_minutes and max_epochs spent (whichever runs out first)."""
+    """The learning rate for the next step (`steps` taken so far): over the first `cfg.warmup`
+    steps a straight line up, (steps + 1) / warmup x `cfg.lr`; then `cfg.lr`; over the last
+    `cfg.lr_decay` of the budget a straight line down to 0. The budget used so far is the
+    largest of the fractions of max_steps, max_minutes and max_epochs spent (whichever runs out
+    first)."""
     if not 0.0 <= cfg.lr_decay <= 1.0:
         raise ValueError(f"lr_decay must be a fraction in [0, 1], got {cfg.lr_decay}")
+    warm = min(1.0, (steps + 1) / cfg.warmup) if cfg.warmup > 0 else 1.0
     if cfg.lr_decay == 0.0:
-        return cfg.lr
+        return cfg.lr * warm
     used = [steps / (steps_per_epoch * cfg.max_epochs)]
     if cfg.max_steps is not None:
         used.append(steps / cfg.max_steps)
     if cfg.max_minutes is not None:
         used.append(seconds / (60 * cfg.max_minutes))
     left = 1.0 - min(1.0, max(used))  # fraction of the budget still to go
-    return cfg.lr * min(1.0, left / cfg.lr_decay)
+    return cfg.lr * warm * min(1.0, left / cfg.lr_decay)
 
 
 def param_groups(model: nn.Module, score_lr_scale: float = 1.0) -> list[dict]:
