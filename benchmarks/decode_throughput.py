@@ -2,11 +2,13 @@
 
 Usage: S2S_DATA_DIR=../shared/data python benchmarks/decode_throughput.py [--profile cpu]
 
-Model: chapter 4's attention model at the profile's size (`s2s.zoo.attention_model`; loaded
-from the cache when chapter 4 has run with the same code, otherwise trained first, which takes
-the profile's `attention_minutes`). Data: the first 64 held-out sources of the valid split
-(a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one JSON object
-with sentences per second for each method and the batched / per-sentence ratio.
+Model (`--model`): chapter 4's attention model at the profile's size (`luong`, the default:
+`s2s.zoo.attention_model`; loaded from the cache when chapter 4 has run with the same code,
+otherwise trained first, which takes the profile's `attention_minutes`), or a Transformer of
+the profile's width and depth trained the same way (`transformer`: `s2s.zoo.transformer_model`,
+its decoder stepping on cached keys and values). Data: the first 64 held-out sources of the
+valid split (a benchmark never touches test). Beam 5, n-best 1, no length penalty. Prints one
+JSON object with sentences per second for each method and the batched / per-sentence ratio.
 
 Every method runs in each precision of `--precisions` (default fp32 and auto, which
 `s2s.precision` resolves for this machine): the model's weights stay fp32 and decoding runs
@@ -27,7 +29,7 @@ import s2s
 from s2s.data import load_translation, source_batch
 from s2s.decoding import batched_beam_search, beam_search, greedy
 from s2s.precision import autocast, check_precision, resolve_precision
-from s2s.zoo import attention_model
+from s2s.zoo import attention_model, transformer_model
 
 
 def timed(fn, device: torch.device) -> tuple[float, object]:
@@ -44,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default=None, help="ci, cpu or gpu (default: by hardware)")
     parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--model", choices=("luong", "transformer"), default="luong",
+                        help="the model decoded (default: chapter 4's attention model)")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--n-best", type=int, default=None,
@@ -63,7 +67,8 @@ def main() -> None:
 
     data = load_translation("fra-eng", max_len=profile.max_len, max_pairs=profile.max_pairs,
                             min_freq=profile.min_freq, verbose=False)
-    model, _ = attention_model(profile, data, device)
+    train = attention_model if args.model == "luong" else transformer_model
+    model, _ = train(profile, data, device)
     model.eval()
     sources = [s for s, _ in data.references("valid")[: args.sentences]]
     src, src_len = source_batch(model.src_vocab, sources, device)

@@ -16,7 +16,9 @@ Configuration: fra-eng at the profile's `max_len`, `min_freq`, embed, hidden, la
 
 Models: the GRU and LSTM encoder-decoders of chapter 3, and chapter 4's attention models with a
 bidirectional GRU encoder and the additive score: Bahdanau (its decoder runs step by step) and
-Luong without input feeding (its decoder runs in parallel over time).
+Luong without input feeding (its decoder runs in parallel over time); and a Transformer of the
+profile's width and depth (embeddings as wide, 4 heads, feed-forward 4x, pre-norm), whose
+encoder and decoder run in parallel over all positions.
 * `whole_model`: a full training step (encoder + decoder + output layer + optimizer).
 * `decoder_only`: the same step for the decoder alone, on encoder outputs computed beforehand
   (gradients still flow into them): the step-loop vs parallel comparison without the
@@ -193,6 +195,9 @@ def main() -> None:
                                    attention="additive"),
         "luong": profile_config("luong", profile, data, bidirectional=True,
                                 attention="additive"),
+        "transformer": profile_config("transformer", profile, data,
+                                      embed_size=profile.hidden_size, num_heads=4,
+                                      norm_first=True),
     }
     models = {name: build_model(c, data.src_vocab, data.tgt_vocab).to(device)
               for name, c in configs.items()}

@@ -181,3 +181,17 @@ def attention_model(profile: Profile, data: TranslationData,
                                lr_decay=0.4)
     return cached_model("ch04-luong-long", config, data, cfg, profile=profile.name,
                         device=device)
+
+
+def transformer_model(profile: Profile, data: TranslationData,
+                      device: torch.device | str = "cpu") -> tuple[Seq2Seq, History]:
+    """A Transformer at the profile's width (embeddings as wide: the model adds positions to
+    them) and depth, pre-norm, 4 heads, trained as `attention_model` is (the profile's
+    `attention_minutes`, lr falling to 0 over the last 40 %), after a warm-up of 200 steps;
+    once, then loaded from the cache. The benchmarks' Transformer."""
+    config = profile_config("transformer", profile, data, embed_size=profile.hidden_size,
+                            num_heads=4, norm_first=True)
+    cfg = profile_train_config(profile, max_minutes=profile.attention_minutes, patience=3,
+                               lr_decay=0.4, warmup=200)
+    return cached_model("bench-transformer", config, data, cfg, profile=profile.name,
+                        device=device)
