@@ -1,10 +1,11 @@
 """Autograding with nbgrader's own generate_assignment and autograde, end to end.
 
-Marked `homework`: `make test` runs it after the chapters (`make homework`), when the `ci`
-models are in the cache. Autograding executes every submitted notebook, so it grades two of the
-chapters that execute fastest at the `ci` profile, 02 and 05 (about 30 and 15 s here); the
-others (01 took 37 s, and `make test` keeps under 10 minutes) are released and checked by
-tests/test_homework.py and executed with their hidden tests by nbval, but not autograded here.
+Marked `homework`: `make test` runs it beside the chapters (`make homework-beside`), by when
+the `ci` models it needs are in the cache. Autograding executes every submitted notebook, so
+it grades two of the chapters that execute fastest at the `ci` profile, 02 and 05 (about 30 and
+15 s here); the others (01 took 37 s, and `make test` keeps under 10 minutes) are released and
+checked by tests/test_homework.py and executed with their hidden tests by nbval, but not
+autograded here.
 Submissions, all at the `ci` profile:
 
 - `complete`: the chapters as committed (with solutions), for 02 and 05: full marks on
