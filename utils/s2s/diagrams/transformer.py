@@ -23,6 +23,7 @@ BOX_W, BOX_H, GAP = 3.4, 0.55, 0.38
 PLUS_W = 0.6
 ENC_X, DEC_X = 1.0, 7.2
 BOTTOM = 0.4
+IN_H = 0.85  # the embedding boxes: two lines of text
 SKIP = 0.45  # how far left of its boxes a residual line runs
 
 
@@ -61,7 +62,7 @@ def _stack(ax, x: float, y: float, sublayers: list[tuple[str, str]],
         y += GAP + BOX_H
     if norm_first:  # the stack's final LayerNorm
         arrow(ax, (cx, y), (cx, y + GAP))
-        box(ax, x, y + GAP, BOX_W, BOX_H, "LayerNorm (after the stack)",
+        box(ax, x, y + GAP, BOX_W, BOX_H, "final LayerNorm",
             color=COLORS["muted"], fontsize=7.5)
         y += GAP + BOX_H
     return y, centres
@@ -76,15 +77,15 @@ def transformer_layers(norm_first: bool = False) -> Figure:
         raise ValueError(f"norm_first must be True (pre-norm) or False (post-norm), got "
                          f"{norm_first!r}")
     per_sublayer = 3 if norm_first else 2
-    height = BOTTOM + BOX_H + (3 * per_sublayer + 1 + norm_first) * (GAP + BOX_H) + 1.2
+    height = BOTTOM + IN_H + (3 * per_sublayer + 1 + norm_first) * (GAP + BOX_H) + 1.2
     fig, ax = canvas(DEC_X + BOX_W + 1.2, height, size=0.55)
 
-    box(ax, ENC_X, BOTTOM, BOX_W, BOX_H, "source embeddings + positions", fontsize=7.5)
-    enc_top, _ = _stack(ax, ENC_X, BOTTOM + BOX_H, [("self-attention", COLORS["encoder"]),
+    box(ax, ENC_X, BOTTOM, BOX_W, IN_H, "source embeddings\n+ positions", fontsize=7.5)
+    enc_top, _ = _stack(ax, ENC_X, BOTTOM + IN_H, [("self-attention", COLORS["encoder"]),
                                                     ("feed-forward", COLORS["encoder"])],
                         norm_first)
-    box(ax, DEC_X, BOTTOM, BOX_W, BOX_H, "target embeddings + positions", fontsize=7.5)
-    dec_top, centres = _stack(ax, DEC_X, BOTTOM + BOX_H, [
+    box(ax, DEC_X, BOTTOM, BOX_W, IN_H, "target embeddings\n+ positions", fontsize=7.5)
+    dec_top, centres = _stack(ax, DEC_X, BOTTOM + IN_H, [
         ("masked self-attention", COLORS["decoder"]),
         ("cross-attention", COLORS["context"]),
         ("feed-forward", COLORS["decoder"])], norm_first)
