@@ -19,8 +19,13 @@ takes the last; sentencepiece and HF `tokenizers` have rules of their own), so o
 ties implementations can learn different merges from the same counts.
 
 Applying: repeatedly find, among the word's adjacent pairs, the one learned earliest, and merge
-all its occurrences (left to right); stop when no adjacent pair was learned. This is the same
-as applying every merge, in learned order, to the whole word."""
+all its occurrences (left to right); stop when no adjacent pair was learned. For merges as
+`learn_bpe` returns them, this is the same as applying every merge, in learned order, to the
+whole word (each merge joins symbols that exist before it is learned, and no pair is learned
+twice). For an arbitrary list it need not be: with [("ab", "c"), ("a", "b")], "abc" becomes
+["abc", "</w>"] here, but one pass over the list in order leaves ["ab", "c", "</w>"], since
+("ab", "c") comes before the merge that makes "ab". (A pair listed twice counts at its first
+index.)"""
 
 from __future__ import annotations
 
