@@ -912,7 +912,7 @@ for name, data in (("characters", zh_chars), ("subwords", zh_sub)):
 # none, and a space is not part of written Chinese.
 
 # %%
-from s2s.decoding import translate
+from s2s import translate
 from s2s.metrics import corpus_bleu, corpus_chrf
 
 ZH_STEPS = {"ci": 30, "cpu": 1000, "gpu": 2000}[profile.name]

@@ -464,11 +464,12 @@ except ValueError as error:
 #
 # A Transformer layer is a stack of **sublayers**, each wrapped in a residual connection and a
 # layer normalisation. The encoder layer has two sublayers: self-attention over the source,
-# then a **position-wise feed-forward network** $\mathrm{FF}(x) = W_2\, \mathrm{ReLU}(W_1 x +
-# b_1) + b_2$, the same small network applied to every position on its own (width $d$ to
-# `ff_size`, usually $4d$, and back). The decoder layer has three: masked self-attention over
-# the target so far, **cross-attention** — queries from the decoder, keys and values from the
-# encoder's outputs, chapter 4's attention in multi-head form — and the feed-forward network.
+# then a **position-wise feed-forward network**
+# $\mathrm{FF}(x) = W_2\, \mathrm{ReLU}(W_1 x + b_1) + b_2$, the same small network applied
+# to every position on its own (width $d$ to `ff_size`, usually $4d$, and back). The decoder
+# layer has three: masked self-attention over the target so far, **cross-attention** —
+# queries from the decoder, keys and values from the encoder's outputs, chapter 4's attention
+# in multi-head form — and the feed-forward network.
 #
 # **Residual connections and LayerNorm.** Each sublayer $f$ adds its output to its input,
 # $x + f(x)$: the layer only has to learn a correction, and the gradient has a path around
