@@ -113,7 +113,7 @@ colab: $(STAMP)
 # EXPERIMENT_JOBS processes share each experiment (a lock per run; one torch thread each on a
 # CPU): 2 on the course's 2-core machine.
 EXPERIMENTS ?= ch03_cell ch03_mask ch03_feed_back ch06_depth ch04_attention ch07_ablations \
-               ch07_collapse ch05_beam ch06_beam ch08_subwords ch09_design ch09_transformer
+               ch07_collapse ch05_beam ch06_beam ch08_subwords ch09_design ch09_recipe ch09_transformer
 EXPERIMENT_PROFILE ?= cpu
 EXPERIMENT_JOBS ?= 2
 experiments: $(STAMP)
