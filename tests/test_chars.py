@@ -22,7 +22,7 @@ from s2s.data import load_translation
 from s2s.download import Release
 from s2s.metrics import judge
 from s2s.models import ModelConfig
-from s2s.text import tokenize_words
+from s2s.text import tokenize_chars, tokenize_words
 from s2s.train import TrainConfig
 from s2s.vocab import Vocab
 from s2s.zoo import model_cache_path
@@ -90,6 +90,30 @@ def test_the_twin_of_a_synthetic_corpus(monkeypatch):
         assert tgt[-1] == "!" and src[4] == tgt[4] and src[4].isdigit()
     with pytest.raises(ValueError, match="no word"):
         word_level_twin(chars, min_freq=10**6, verbose=False)
+
+
+def test_characters_counted_in_words_hold_the_word_levels_pairs():
+    """max_len_counts="words": a character-level corpus of exactly the word level's pairs,
+    splits and order (what chapter 8's characters arm compares), each side cut from the
+    pair's own text; the model's max_len is then its longest sequence of characters."""
+    require_corpus("fra-eng")
+    words = load_translation("fra-eng", max_len=6, max_pairs=3000, min_freq=2, verbose=False)
+    chars = load_translation("fra-eng", max_len=6, max_pairs=3000, min_freq=2,
+                             tokenizers=("char", "char"), max_len_counts="words",
+                             verbose=False)
+    by_chars = load_translation("fra-eng", max_len=24, max_pairs=3000, min_freq=2,
+                                tokenizers=("char", "char"), verbose=False)  # other pairs
+    for split in SPLITS:
+        texts = getattr(chars.texts, split)
+        assert texts == getattr(words.texts, split) != getattr(by_chars.texts, split), split
+        assert getattr(chars.splits, split) == [(tokenize_chars(s), tokenize_chars(t))
+                                               for s, t in texts], split
+    assert chars.params["max_len_counts"] == "words" and "max_len_counts" not in words.params
+    assert chars.model_max_len(6) == longest(chars) > 6
+    assert words.model_max_len(6) == 6 and by_chars.model_max_len(24) == 24
+    assert words.model_max_len(None) == longest(words)
+    with pytest.raises(ValueError, match="max_len_counts"):
+        load_translation("fra-eng", max_len=6, max_len_counts="characters")
 
 
 def test_held_out_keeps_the_source_text_and_lower_cases_the_references(chars):

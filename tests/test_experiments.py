@@ -174,6 +174,23 @@ def test_a_change_to_subwords_brings_their_vocabulary_settings(tmp_path):
         declare(tmp_path, text.replace('["spm", "spm"]', '["spm", "bpe"]'))
 
 
+def test_characters_counted_in_words_are_one_change(tmp_path):
+    """max_len_counts = "words" measures only a "char" side otherwise: with the change to
+    characters it is not a second change; between two character arms it is the one change."""
+    text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
+                        '[arms.chars]\ndata.tokenizers = ["char", "char"]\n'
+                        'data.max_len_counts = "words"')
+    exp = declare(tmp_path, text)
+    assert exp.arms["chars"].change == {"data.max_len_counts": ("tokens", "words"),
+                                        "data.tokenizers": (None, ["char", "char"])}
+    by_chars = text.replace("[data]", '[data]\ntokenizers = ["char", "char"]').replace(
+        'data.tokenizers = ["char", "char"]\n', "")
+    assert declare(tmp_path, by_chars).arms["chars"].change == {
+        "data.max_len_counts": ("tokens", "words")}
+    with pytest.raises(ExperimentError, match=r"in 2 settings"):
+        declare(tmp_path, text + "model.hidden_size = 64\n")
+
+
 @pytest.mark.parametrize("edit, message", [
     (("[metric]", "[metric]\nsplit = \"valid\""), r"unknown key \[metric\] split"),
     (("[model]", "[modle]"), r"unknown table \[modle\]"),

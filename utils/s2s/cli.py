@@ -9,7 +9,8 @@ A config has four tables; every key is optional except `[model] kind`, and an un
 key, or a value of the wrong type, is an error that names it:
 
     [data]    dataset, max_len, max_pairs, min_freq, valid_frac, test_frac, seed, tokenizers,
-              and for "spm" (sentencepiece) sides vocab_size, subword_model, joint_vocab
+              and for "spm" (sentencepiece) sides vocab_size, subword_model, joint_vocab;
+              max_len_counts ("words": "char" sides keep the word level's pairs)
               (the arguments of `s2s.data.load_translation`)
     [model]   kind, embed_size, hidden_size, num_layers, dropout, cell, bidirectional,
               attention, input_feeding, embed_dropout, and the Transformer's num_heads,
@@ -59,7 +60,8 @@ _NUMBER = (int, float)
 SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "data": {"dataset": (str,), "max_len": (int,), "max_pairs": (int,), "min_freq": (int,),
              "valid_frac": _NUMBER, "test_frac": _NUMBER, "seed": (int,), "tokenizers": (list,),
-             "vocab_size": (int,), "subword_model": (str,), "joint_vocab": (bool,)},
+             "vocab_size": (int,), "subword_model": (str,), "joint_vocab": (bool,),
+             "max_len_counts": (str,)},
     "model": {"kind": (str,), "embed_size": (int,), "hidden_size": (int,), "num_layers": (int,),
               "dropout": _NUMBER, "cell": (str,), "bidirectional": (bool,), "attention": (str,),
               "input_feeding": (bool,), "embed_dropout": (bool,), "num_heads": (int,),
@@ -206,7 +208,6 @@ def _checked_device(name: str):
 
 def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device) -> Path:
     import s2s
-    from s2s.chars import longest
     from s2s.distributed import world
     from s2s.models import ModelConfig, build_model
     from s2s.train import fit
@@ -222,8 +223,7 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
     data = _load_data(config, config_path, verbose=main)
     model_config = _build("model", config_path, lambda: ModelConfig(
         src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
-        max_len=longest(data) if "spm" in data.tokenizers  # pieces, not words
-        else config["data"].get("max_len") or longest(data),
+        max_len=data.model_max_len(config["data"].get("max_len")),
         tokenizers=tuple(data.tokenizers), **config["model"]))
     s2s.seed_everything(cfg.seed)
     model = build_model(model_config, data.src_vocab, data.tgt_vocab)

@@ -306,6 +306,19 @@ class TranslationData:
                                  "build the model from this data's vocabularies, or load the "
                                  "data it was built for")
 
+    def model_max_len(self, limit: int | None) -> int:
+        """The max_len to build a model of this data with: `limit` (the length limit the data
+        was loaded with) when it counts the model's own tokens; the most tokens of any pair
+        when it does not (an "spm" side: `limit` counts words, the model sees pieces; a "char"
+        side loaded with max_len_counts="words") or when there is no limit."""
+        other_units = (any(kind in SUBWORD_KINDS for kind in self.tokenizers)
+                       or (self.params.get("max_len_counts") == "words"
+                           and any(kind == "char" for kind in self.tokenizers)))
+        if limit is not None and not other_units:
+            return limit
+        return max(max(len(s), len(t)) for split in ("train", "valid", "test")
+                   for s, t in getattr(self.splits, split))
+
     def references(self, split: str = "test") -> list[tuple[Tokens, list[Tokens]]]:
         """Distinct sources of `split` with all their references (for multi-reference BLEU)."""
         return group_references(getattr(self.splits, split))
@@ -345,13 +358,34 @@ def _refuse_empty_splits(splits: Splits, **settings: object) -> None:
                          "max_pairs or max_len")
 
 
-def _base_kinds(dataset: str, kinds: tuple[str, str]) -> tuple[str, str]:
-    """The word-level tokenizer of each side: itself, or for an "spm" side the dataset's
-    default for that side ("word"; "zh" for Chinese), which measures max_len and groups the
-    split."""
+MAX_LEN_COUNTS = ("tokens", "words")  # load_translation's max_len_counts
+
+
+def _base_kinds(dataset: str, kinds: tuple[str, str], counts: str) -> tuple[str, str]:
+    """The tokenizer of each side that measures max_len and groups the split: the side's own;
+    for an "spm" side, or any side when `counts` is "words", the dataset's word-level default
+    for that side ("word"; "zh" for Chinese)."""
     default = DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))
-    src, tgt = (default[i] if kind in SUBWORD_KINDS else kind for i, kind in enumerate(kinds))
+    src, tgt = (default[i] if kind in SUBWORD_KINDS or counts == "words" else kind
+                for i, kind in enumerate(kinds))
     return src, tgt
+
+
+def _retokenize(splits: Splits, texts: Splits, kinds: tuple[str, str],
+                bases: tuple[str, str]) -> Splits:
+    """The splits with each side measured at its base level but tokenised otherwise (not
+    "spm": `_vocabularies` cuts those) cut from the pair's text by its own tokenizer."""
+    redo = [kind != base and kind not in SUBWORD_KINDS for kind, base in zip(kinds, bases,
+                                                                              strict=True)]
+    if not any(redo):
+        return splits
+    tok_src, tok_tgt = (TOKENIZERS[k] if r else None for k, r in zip(kinds, redo, strict=True))
+    parts = []
+    for tokens, raw in zip((splits.train, splits.valid, splits.test),
+                           (texts.train, texts.valid, texts.test), strict=True):
+        parts.append([(tok_src(rs) if tok_src else s, tok_tgt(rt) if tok_tgt else t)
+                      for (s, t), (rs, rt) in zip(tokens, raw, strict=True)])
+    return Splits(*parts)
 
 
 def _vocabularies(splits: Splits, texts: Splits, kinds: tuple[str, str],
@@ -388,7 +422,7 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
                      test_frac: float = 0.05, seed: int = 0,
                      tokenizers: tuple[str, str] | None = None, vocab_size: int | None = None,
                      subword_model: str = "unigram", joint_vocab: bool = False,
-                     verbose: bool = True) -> TranslationData:
+                     max_len_counts: str = "tokens", verbose: bool = True) -> TranslationData:
     """Fetch, parse, tokenise, filter by length, split by source, and build vocabularies.
 
     max_len: keep pairs whose both sides have at most this many tokens (None: all).
@@ -403,7 +437,16 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
     corpus's, unchanged (case kept), and min_freq does not apply to it. Its max_len counts,
     and its split groups, the dataset's word-level tokens of that side ("word"; "zh" for
     Chinese), so an "spm" corpus holds the same pairs, in the same splits and order, as the
-    word-level one. The other settings (vocab_size, ...) are refused without an "spm" side."""
+    word-level one. The other settings (vocab_size, ...) are refused without an "spm" side.
+
+    max_len_counts: what max_len counts and the split groups by: "tokens" (each side's own, as
+    above) or "words" (the dataset's word-level tokens of each side, whatever its tokenizer):
+    then a "char" side holds the same pairs, in the same splits and order, as the word level,
+    cut into characters afterwards (to compare the levels on the same sentences)."""
+    if max_len_counts not in MAX_LEN_COUNTS:
+        raise ValueError(f"max_len_counts must be one of {MAX_LEN_COUNTS}, got "
+                         f"{max_len_counts!r}: \"words\" keeps the word level's pairs at any "
+                         "tokenizer")
     check_int("max_len", max_len, low=1, none_ok=True,
               hint="the most tokens per side a pair may have; None keeps every length")
     check_int("max_pairs", max_pairs, low=1, none_ok=True, hint="None keeps every pair")
@@ -412,7 +455,7 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
     check_int("seed", seed)
     kinds = _tokenizer_names(tokenizers, dataset)
     subwords = subword_settings(kinds, vocab_size, subword_model, joint_vocab)
-    bases = _base_kinds(dataset, kinds)
+    bases = _base_kinds(dataset, kinds, max_len_counts)
     path, release = fetch(dataset)
     text = read_text(path, release)
     raw_pairs, report = parse_pairs(text)
@@ -435,9 +478,12 @@ def load_translation(dataset: str = "fra-eng", *, max_len: int | None = None,
     texts = Splits(*[[raw_pairs[i] for i in part] for part in parts])
     _refuse_empty_splits(splits, max_len=max_len, max_pairs=max_pairs, valid_frac=valid_frac,
                          test_frac=test_frac)
+    splits = _retokenize(splits, texts, kinds, bases)
     params = {"dataset": dataset, "release": release.name, "max_len": max_len,
               "max_pairs": max_pairs, "min_freq": min_freq, "valid_frac": valid_frac,
               "test_frac": test_frac, "seed": seed, "tokenizers": list(kinds)}
+    if max_len_counts != "tokens":  # only when set: the default leaves cached keys as they were
+        params["max_len_counts"] = max_len_counts
     key = {k: params[k] for k in ("dataset", "release", "max_len", "max_pairs", "valid_frac",
                                   "test_frac", "seed")}
     src_vocab, tgt_vocab, splits = _vocabularies(splits, texts, kinds, bases, subwords,

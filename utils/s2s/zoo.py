@@ -152,10 +152,8 @@ def profile_config(kind: str, profile: Profile, data: TranslationData,
     tokenizers (English->Chinese data gives ("word", "zh"), so outputs are joined without
     spaces); `changes` set or override fields (`bidirectional=True`, `cell="lstm"`, ...).
     With "spm" (subword) data, max_len is the data's longest sentence in pieces (the profile's
-    max_len counts words)."""
-    from s2s.chars import longest
-
-    max_len = longest(data) if "spm" in data.tokenizers else profile.max_len
+    max_len counts words): `TranslationData.model_max_len`."""
+    max_len = data.model_max_len(profile.max_len)
     sizes = dict(embed_size=profile.embed_size, hidden_size=profile.hidden_size,
                  num_layers=profile.num_layers, dropout=profile.dropout, cell="gru",
                  max_len=max_len, tokenizers=tuple(data.tokenizers))

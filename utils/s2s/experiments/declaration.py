@@ -195,6 +195,8 @@ def _inapplicable(table: str, key: str, mine: dict, other: dict, default: object
         from s2s.subwords import SUBWORD_KINDS
 
         return not any(t in SUBWORD_KINDS for t in mine["data"].get("tokenizers") or ())
+    if table == "data" and key == "max_len_counts":  # words are words: only a "char" side
+        return "char" not in (mine["data"].get("tokenizers") or ())  # is measured otherwise
     if table == "search" and key in ("length_penalty", "alpha"):
         search = {**SEARCH_DEFAULTS, **mine["search"]}
         return search["beam_size"] == 1 or (key == "alpha" and search["length_penalty"] != "gnmt")

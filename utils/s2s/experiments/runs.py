@@ -169,16 +169,12 @@ class DataCache:
 
 
 def model_config(arm: Arm, data):
-    """The arm's model settings on `data`; its max_len is the data's in words, or for
-    subword ("spm") data the longest sequence of pieces in any split."""
-    from s2s.chars import longest
+    """The arm's model settings on `data`; its max_len is the data's limit, or the longest
+    sequence of tokens when the limit counts other units (`TranslationData.model_max_len`)."""
     from s2s.models import ModelConfig
-    from s2s.subwords import SUBWORD_KINDS
 
-    subwords = any(t in SUBWORD_KINDS for t in data.tokenizers)
     return ModelConfig(src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
-                       **{"max_len": longest(data) if subwords
-                          else arm.settings["data"]["max_len"],
+                       **{"max_len": data.model_max_len(arm.settings["data"]["max_len"]),
                           "tokenizers": tuple(data.tokenizers), **arm.settings["model"]})
 
 
