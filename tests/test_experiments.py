@@ -4,6 +4,7 @@ every results file a chapter cites matches its declaration and the code version.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
@@ -500,3 +501,41 @@ def test_a_chapter_cites_a_checked_result_and_its_tests(uninterrupted, tmp_path)
     (root / "results" / "tiny.json").write_text(json.dumps(stale))
     with pytest.raises(ResultsError, match="CACHE_VERSION"):
         cite("tiny", root)
+
+
+def test_arms_judged_at_different_levels_are_scored_alike(uninterrupted):
+    """A level that keeps case (subwords, characters) is scored like the word level, which
+    lower-cases its data: every run's output lower-cased against the control's references
+    lower-cased. Sabotage: the cased arm's own scores would differ; other sentences refuse."""
+    from s2s.experiments.report import alike_references, run_scores
+
+    assert alike_references(uninterrupted) is None  # one level: the runs' own scores stand
+    assert run_scores(uninterrupted) == {(r["arm"], r["seed"]): r["final"]
+                                         for r in uninterrupted["runs"]}
+    words = copy.deepcopy(uninterrupted)  # as the word level has it: lower-cased
+    (key, valid), = words["valid_sets"].items()
+    valid["references"] = [[r.lower() for r in refs] for refs in valid["references"]]
+    for run in words["runs"]:
+        run["hypotheses"] = [h.lower() for h in run["hypotheses"]]
+    words["valid_sets"]["twin"] = copy.deepcopy(valid)  # a second level of the same text
+    words["runs"][-1]["valid_set"] = "twin"
+    own = run_scores(words)
+    assert alike_references(words) == valid["references"]
+    mixed = copy.deepcopy(words)
+    mixed["valid_sets"]["twin"] = {"sources": [s.upper() for s in valid["sources"]],
+                                   "references": [[r.title() for r in refs]
+                                                  for refs in valid["references"]]}
+    for run in mixed["runs"]:
+        if run["arm"] == "lstm":
+            run["valid_set"], run["hypotheses"] = "twin", [h.title() for h in run["hypotheses"]]
+    assert alike_references(mixed) == valid["references"]
+    alike = run_scores(mixed)
+    for run_key, scores in own.items():
+        for metric in ("bleu", "chrf", "length_ratio"):
+            assert alike[run_key][metric] == pytest.approx(scores[metric], abs=1e-9)
+    assert "scored alike" in format_report(mixed)
+    lstm = next(s for s in summarize(mixed) if s.name == "lstm")
+    assert lstm.scores == [own["lstm", seed]["bleu"] for seed in lstm.seeds]
+    mixed["valid_sets"]["twin"]["sources"][0] += " and more"
+    with pytest.raises(ValueError, match="other sentences than the control's"):
+        run_scores(mixed)

@@ -40,27 +40,85 @@ class ArmSummary:
         return any(g >= PAST_NOISE for g in self.gains)
 
 
+def alike_references(results: dict) -> list[list[str]] | None:
+    """The references every run is scored against when the arms were judged at different
+    levels (several valid sets: words lower-cased, subwords and characters with their case):
+    the control's, lower-cased, once every valid set is checked to hold the same sentences in
+    the same order. None when all arms were judged on one valid set: each run's own scores
+    stand."""
+    from s2s.text import tokenize_words
+
+    sets = results["valid_sets"]
+    if len(sets) == 1:
+        return None
+    control = next(r for r in results["runs"] if r["arm"] == results["control"])
+    base = sets[control["valid_set"]]
+    sentences = [tokenize_words(s) for s in base["sources"]]
+    for key, other in sets.items():
+        if [tokenize_words(s) for s in other["sources"]] != sentences:
+            raise ValueError(f"{results['experiment']}: valid set {key} holds other sentences "
+                             "than the control's, so its arms cannot be scored alike: give "
+                             "every arm the same pairs (max_len_counts = \"words\" for a "
+                             "character arm)")
+    return [[r.lower() for r in refs] for refs in base["references"]]
+
+
+def bleu_tokenize(results: dict) -> str:
+    """sacrebleu's tokenisation of the experiment's target language ("zh" for Chinese)."""
+    from s2s.data import DEFAULT_TOKENIZERS
+    from s2s.metrics import bleu_tokenizer
+
+    dataset = next((r["settings"].get("data", {}).get("dataset") for r in results["runs"]
+                    if "data" in r.get("settings", {})), None)
+    return bleu_tokenizer(DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))[1])
+
+
+def run_scores(results: dict) -> dict[tuple[str, int], dict]:
+    """{(arm, seed): {"bleu", "chrf", "length_ratio"}}: each run's own final scores, or with
+    arms at different levels its lower-cased outputs scored against `alike_references`."""
+    from s2s.metrics import corpus_bleu, corpus_chrf
+
+    references = alike_references(results)
+    if references is None:
+        return {(r["arm"], r["seed"]): r["final"] for r in results["runs"]}
+    tokenize, scores = bleu_tokenize(results), {}
+    for run in results["runs"]:
+        hypotheses = [h.lower() for h in run["hypotheses"]]
+        bleu = corpus_bleu(hypotheses, references, tokenize=tokenize)
+        scores[run["arm"], run["seed"]] = {
+            "bleu": bleu.score, "chrf": corpus_chrf(hypotheses, references).score,
+            "length_ratio": bleu.details.sys_len / max(bleu.details.ref_len, 1)}
+    return scores
+
+
 def summarize(results: dict) -> list[ArmSummary]:
     """One summary per arm, the control first."""
     from s2s.metrics import seed_spread
 
     metric = results["metric"]["name"]
     sources = {r["seed"]: r for r in results.get("source", {}).get("runs", [])}
+    scored = run_scores(results)
     out = []
     for name, arm in results["arms"].items():
         runs = sorted((r for r in results["runs"] if r["arm"] == name), key=lambda r: r["seed"])
-        scores = [r["final"][metric] for r in runs]
+        finals = [scored[name, r["seed"]] for r in runs]
+        scores = [f[metric] for f in finals]
         curves = [sources[r["seed"]] if "source" in r else r for r in runs]
         change = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in arm["change"].items())
         out.append(ArmSummary(
             name, change or "(control)", [r["seed"] for r in runs], [r["steps"] for r in runs],
             scores, seed_spread(scores) if len(scores) >= 2 else None,
             [last_quarter_gain(c, metric) for c in curves if "curve" in c],
-            sum(r["final"]["length_ratio"] for r in runs) / max(len(runs), 1)))
+            sum(f["length_ratio"] for f in finals) / max(len(runs), 1)))
     return out
 
 
 def _hypotheses(results: dict, arm: str) -> dict[int, tuple[list[str], list[list[str]]]]:
+    """{seed: (hypotheses, references)} of `arm`'s runs, scored alike (`run_scores`)."""
+    alike = alike_references(results)
+    if alike is not None:
+        return {r["seed"]: ([h.lower() for h in r["hypotheses"]], alike)
+                for r in results["runs"] if r["arm"] == arm}
     return {r["seed"]: (r["hypotheses"], results["valid_sets"][r["valid_set"]]["references"])
             for r in results["runs"] if r["arm"] == arm}
 
@@ -72,8 +130,9 @@ def decide(results: dict, arm: str) -> list[str]:
     metric, control = results["metric"]["name"], results["control"]
     test, level = results["decide"]["test"], results["decide"]["level"]
     samples = results["decide"]["samples"]
-    base = {r["seed"]: r["final"][metric] for r in results["runs"] if r["arm"] == control}
-    other = {r["seed"]: r["final"][metric] for r in results["runs"] if r["arm"] == arm}
+    scored = run_scores(results)
+    base = {seed: scored[a, seed][metric] for a, seed in scored if a == control}
+    other = {seed: scored[a, seed][metric] for a, seed in scored if a == arm}
     lines = []
     if test == "seeds":
         d = seed_difference(list(base.values()), list(other.values()))
@@ -94,7 +153,8 @@ def decide(results: dict, arm: str) -> list[str]:
             lines.append(f"seed {seed}: the two arms were judged on different sentences; no "
                          "paired test")
             continue
-        r = paired_test(base_hyps, hyps, refs, metric=metric, method=method, samples=samples)
+        r = paired_test(base_hyps, hyps, refs, metric=metric, method=method, samples=samples,
+                        tokenize=bleu_tokenize(results))
         significant += r.significant(level)
         lines.append(f"seed {seed}: {arm} {r.system:.2f} vs {control} {r.baseline:.2f} "
                      f"({r.difference:+.2f}), paired {method} p = {r.p_value:.4f}")
@@ -130,6 +190,10 @@ def format_report(results: dict) -> str:
              f"metric: {metric} on {results['metric']['sentences']} valid sentences; budget: "
              f"{results['budget']}; deciding test: {results['decide']['test']}"]
     lines.append(compute_line(results))
+    if alike_references(results) is not None:
+        lines.append("scored alike: the arms were judged at different levels, so every run's "
+                     "outputs are lower-cased and scored against the control's references, "
+                     "lower-cased (the runs' own scores and curves are on their level's text)")
     if results.get("speed"):
         rate = results["speed"]["steps_per_second"]
         lines.append("equal time: measured steps/s " + ", ".join(
@@ -144,7 +208,7 @@ def format_report(results: dict) -> str:
                                        else "")
         spread = (f"{s.spread.mean:7.2f} {s.spread.std:6.2f} [{s.spread.low:6.2f}, "
                   f"{s.spread.high:6.2f}]" if s.spread else f"{s.scores[0]:7.2f}" + " " * 24)
-        gains = " ".join("up from 0" if math.isinf(g) else f"{g:+.0%}" for g in s.gains)
+        gains = " ".join("up from 0" if math.isinf(g) else f"{g:+.1%}" for g in s.gains)
         flag = "  STILL LEARNING: not past noise" if s.still_learning else ""
         lines.append(f"{s.name:18} {len(s.seeds):5} {steps:>13} {spread} "
                      f"{s.length_ratio:5.2f}  {gains}{flag}")
@@ -216,7 +280,8 @@ class Citation:
         theirs = _hypotheses(self.results, self.results["control"])
         return {seed: paired_test(theirs[seed][0], mine[seed][0], mine[seed][1],
                                   metric=self.results["metric"]["name"], method=method,
-                                  samples=self.results["decide"]["samples"])
+                                  samples=self.results["decide"]["samples"],
+                                  tokenize=bleu_tokenize(self.results))
                 for seed in sorted(set(mine) & set(theirs)) if mine[seed][1] == theirs[seed][1]}
 
 
