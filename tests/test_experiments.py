@@ -539,3 +539,12 @@ def test_arms_judged_at_different_levels_are_scored_alike(uninterrupted):
     mixed["valid_sets"]["twin"]["sources"][0] += " and more"
     with pytest.raises(ValueError, match="other sentences than the control's"):
         run_scores(mixed)
+
+
+@pytest.mark.parametrize("gain, shown", [(0.0951, "+9.5%"), (0.0999, "+9.9%"), (0.1, "+10%"),
+                                         (0.0949, "+9%"), (0.1028, "+10%"), (-0.097, "-9.7%"),
+                                         (math.inf, "up from 0")])
+def test_a_gain_is_never_printed_on_the_wrong_side_of_the_past_noise_line(gain, shown):
+    from s2s.experiments.report import format_gain
+
+    assert format_gain(gain) == shown

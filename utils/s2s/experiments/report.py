@@ -178,6 +178,16 @@ def compute_line(results: dict) -> str:
             + (f"; {adopted} runs adopted from another experiment" if adopted else ""))
 
 
+def format_gain(gain: float) -> str:
+    """A last-quarter gain in whole percent, or to 0.1 % where whole percent would put it on
+    the wrong side of the past-noise line (9.6 % is +9.6 %, not +10 %)."""
+    if math.isinf(gain):
+        return "up from 0"
+    if round(abs(gain), 2) >= PAST_NOISE > abs(gain):  # tenths, rounded towards zero
+        return f"{math.copysign(math.floor(abs(gain) * 1000) / 1000, gain):+.1%}"
+    return f"{gain:+.0%}"
+
+
 def format_report(results: dict) -> str:
     """The report `python -m s2s.experiments report NAME` prints."""
     metric = results["metric"]["name"]
@@ -208,7 +218,7 @@ def format_report(results: dict) -> str:
                                        else "")
         spread = (f"{s.spread.mean:7.2f} {s.spread.std:6.2f} [{s.spread.low:6.2f}, "
                   f"{s.spread.high:6.2f}]" if s.spread else f"{s.scores[0]:7.2f}" + " " * 24)
-        gains = " ".join("up from 0" if math.isinf(g) else f"{g:+.1%}" for g in s.gains)
+        gains = " ".join(format_gain(g) for g in s.gains)
         flag = "  STILL LEARNING: not past noise" if s.still_learning else ""
         lines.append(f"{s.name:18} {len(s.seeds):5} {steps:>13} {spread} "
                      f"{s.length_ratio:5.2f}  {gains}{flag}")
