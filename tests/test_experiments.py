@@ -195,6 +195,8 @@ def test_characters_counted_in_words_are_one_change(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (("[metric]", "[metric]\nsplit = \"valid\""), r"unknown key \[metric\] split"),
     (("[model]", "[modle]"), r"unknown table \[modle\]"),
+    (("max_len = 5", 'max_len = 5\nmax_len_counts = "word"'),
+     r"\[data\] max_len_counts = 'word': choose one of 'tokens', 'words'"),
     (("hidden_size = 32", "hidden_size = \"32\""),
      r"\[model\] hidden_size = '32' is a str; it must be a int"),
     (("lr = 1e-2", "lr = true"), r"\[train\] lr = True is a bool; it must be a number"),
@@ -506,39 +508,77 @@ def test_a_chapter_cites_a_checked_result_and_its_tests(uninterrupted, tmp_path)
 def test_arms_judged_at_different_levels_are_scored_alike(uninterrupted):
     """A level that keeps case (subwords, characters) is scored like the word level, which
     lower-cases its data: every run's output lower-cased against the control's references
-    lower-cased. Sabotage: the cased arm's own scores would differ; other sentences refuse."""
-    from s2s.experiments.report import alike_references, run_scores
+    lower-cased, sentence by sentence matched by their words (a level's valid set may list
+    them in another order, or lack one). Sabotage: a cased control's references, an arm's
+    reversed order and its capitals would each change the scores."""
+    from s2s.experiments.report import run_scores, scored_alike
+    from s2s.metrics import corpus_bleu, corpus_chrf
 
-    assert alike_references(uninterrupted) is None  # one level: the runs' own scores stand
+    assert scored_alike(uninterrupted) is None  # one level: the runs' own scores stand
     assert run_scores(uninterrupted) == {(r["arm"], r["seed"]): r["final"]
                                          for r in uninterrupted["runs"]}
-    words = copy.deepcopy(uninterrupted)  # as the word level has it: lower-cased
-    (key, valid), = words["valid_sets"].items()
-    valid["references"] = [[r.lower() for r in refs] for refs in valid["references"]]
-    for run in words["runs"]:
-        run["hypotheses"] = [h.lower() for h in run["hypotheses"]]
-    words["valid_sets"]["twin"] = copy.deepcopy(valid)  # a second level of the same text
-    words["runs"][-1]["valid_set"] = "twin"
-    own = run_scores(words)
-    assert alike_references(words) == valid["references"]
-    mixed = copy.deepcopy(words)
-    mixed["valid_sets"]["twin"] = {"sources": [s.upper() for s in valid["sources"]],
-                                   "references": [[r.title() for r in refs]
-                                                  for refs in valid["references"]]}
+    mixed = copy.deepcopy(uninterrupted)
+    (key, valid), = mixed["valid_sets"].items()
+    n = len(valid["sources"])
+    expected = {}
     for run in mixed["runs"]:
-        if run["arm"] == "lstm":
-            run["valid_set"], run["hypotheses"] = "twin", [h.title() for h in run["hypotheses"]]
-    assert alike_references(mixed) == valid["references"]
+        hyps = [h.lower() for h in run["hypotheses"]]
+        refs = [[r.lower() for r in group] for group in valid["references"]]
+        expected[run["arm"], run["seed"]] = (corpus_bleu(hyps, refs).score,
+                                             corpus_chrf(hyps, refs).score)
+    valid["references"] = [[r.title() for r in group] for group in valid["references"]]
+    mixed["valid_sets"]["chars"] = {"sources": [s.upper() for s in valid["sources"]][::-1],
+                                    "references": [["?"]] * n}
+    for run in mixed["runs"]:
+        if run["arm"] == "lstm":  # another level, its sentences listed the other way round
+            run["settings"]["data"]["tokenizers"] = ["char", "char"]
+            run["valid_set"] = "chars"
+            run["hypotheses"] = [h.title() for h in run["hypotheses"]][::-1]
     alike = run_scores(mixed)
-    for run_key, scores in own.items():
-        for metric in ("bleu", "chrf", "length_ratio"):
-            assert alike[run_key][metric] == pytest.approx(scores[metric], abs=1e-9)
-    assert "scored alike" in format_report(mixed)
+    for run_key, (bleu, chrf) in expected.items():
+        assert alike[run_key]["bleu"] == pytest.approx(bleu, abs=1e-9), run_key
+        assert alike[run_key]["chrf"] == pytest.approx(chrf, abs=1e-9), run_key
     lstm = next(s for s in summarize(mixed) if s.name == "lstm")
-    assert lstm.scores == [own["lstm", seed]["bleu"] for seed in lstm.seeds]
-    mixed["valid_sets"]["twin"]["sources"][0] += " and more"
-    with pytest.raises(ValueError, match="other sentences than the control's"):
+    assert lstm.scores == [expected["lstm", seed][0] for seed in lstm.seeds]
+    assert f"on the {n} of its {n} sentences every arm was judged on" in format_report(mixed)
+    for run in mixed["runs"]:  # the character level lacks one sentence: scored without it
+        if run["arm"] == "lstm":
+            run["hypotheses"] = run["hypotheses"][1:]
+    mixed["valid_sets"]["chars"]["sources"] = mixed["valid_sets"]["chars"]["sources"][1:]
+    assert len(scored_alike(mixed).references) == n - 1
+    assert f"on the {n - 1} of its {n} sentences" in format_report(mixed)
+    mixed["valid_sets"]["chars"]["sources"] = ["nothing in common"] * (n - 1)
+    with pytest.raises(ValueError, match="no valid sentence was judged by every arm"):
         run_scores(mixed)
+
+
+def test_arms_of_one_level_on_other_sentences_keep_their_own_scores(uninterrupted):
+    """Same level, other pairs (another max_len, say): no rescoring, and the report says the
+    paired test cannot be made rather than failing."""
+    from s2s.experiments.report import run_scores, scored_alike
+
+    other = copy.deepcopy(uninterrupted)
+    (key, valid), = other["valid_sets"].items()
+    other["valid_sets"]["shuffled"] = {k: v[::-1] for k, v in valid.items()}
+    for run in other["runs"]:
+        if run["arm"] == "lstm":
+            run["valid_set"] = "shuffled"
+    assert scored_alike(other) is None
+    assert run_scores(other) == {(r["arm"], r["seed"]): r["final"] for r in other["runs"]}
+    assert "deciding test: seeds" in format_report(other)
+
+
+@pytest.mark.parametrize("dataset, tokenizers, expected", [
+    ("cmn-eng", None, "zh"), ("cmn-eng", ["spm", "spm"], "zh"), ("cmn-eng", ["word", "char"],
+                                                                 "13a"),
+    ("fra-eng", ["spm", "spm"], "13a"), ("fra-eng", None, "13a")])
+def test_bleu_is_tokenised_as_judge_tokenises_the_controls_target(dataset, tokenizers,
+                                                                  expected):
+    from s2s.experiments.report import bleu_tokenize
+
+    data = {"dataset": dataset, **({"tokenizers": tokenizers} if tokenizers else {})}
+    results = {"control": "base", "runs": [{"arm": "base", "settings": {"data": data}}]}
+    assert bleu_tokenize(results) == expected
 
 
 @pytest.mark.parametrize("gain, shown", [(0.0951, "+9.5%"), (0.0999, "+9.9%"), (0.1, "+10%"),

@@ -309,11 +309,12 @@ class TranslationData:
     def model_max_len(self, limit: int | None) -> int:
         """The max_len to build a model of this data with: `limit` (the length limit the data
         was loaded with) when it counts the model's own tokens; the most tokens of any pair
-        when it does not (an "spm" side: `limit` counts words, the model sees pieces; a "char"
-        side loaded with max_len_counts="words") or when there is no limit."""
-        other_units = (any(kind in SUBWORD_KINDS for kind in self.tokenizers)
-                       or (self.params.get("max_len_counts") == "words"
-                           and any(kind == "char" for kind in self.tokenizers)))
+        when it does not (an "spm" side: `limit` counts words, the model sees pieces; a side
+        loaded with max_len_counts="words" that is not word-level) or when there is no limit."""
+        bases = _base_kinds(self.params.get("dataset", ""), tuple(self.tokenizers),
+                            self.params.get("max_len_counts", "tokens"))
+        other_units = any(kind != base for kind, base in zip(self.tokenizers, bases,
+                                                              strict=True))
         if limit is not None and not other_units:
             return limit
         return max(max(len(s), len(t)) for split in ("train", "valid", "test")
@@ -373,8 +374,9 @@ def _base_kinds(dataset: str, kinds: tuple[str, str], counts: str) -> tuple[str,
 
 def _retokenize(splits: Splits, texts: Splits, kinds: tuple[str, str],
                 bases: tuple[str, str]) -> Splits:
-    """The splits with each side measured at its base level but tokenised otherwise (not
-    "spm": `_vocabularies` cuts those) cut from the pair's text by its own tokenizer."""
+    """The splits, with each side whose tokenizer differs from its base (the kind that measured
+    max_len) cut again from the pair's raw text by its own tokenizer; "spm" sides are left to
+    `_vocabularies`, which cuts them into pieces."""
     redo = [kind != base and kind not in SUBWORD_KINDS for kind, base in zip(kinds, bases,
                                                                               strict=True)]
     if not any(redo):

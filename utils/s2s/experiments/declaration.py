@@ -195,8 +195,13 @@ def _inapplicable(table: str, key: str, mine: dict, other: dict, default: object
         from s2s.subwords import SUBWORD_KINDS
 
         return not any(t in SUBWORD_KINDS for t in mine["data"].get("tokenizers") or ())
-    if table == "data" and key == "max_len_counts":  # words are words: only a "char" side
-        return "char" not in (mine["data"].get("tokenizers") or ())  # is measured otherwise
+    if table == "data" and key == "max_len_counts":  # only a side that is not word-level
+        from s2s.data import DEFAULT_TOKENIZERS  # is measured otherwise
+        from s2s.subwords import SUBWORD_KINDS
+
+        words = DEFAULT_TOKENIZERS.get(mine["data"].get("dataset", "fra-eng"), ("word", "word"))
+        kinds = mine["data"].get("tokenizers") or words
+        return all(k == w or k in SUBWORD_KINDS for k, w in zip(kinds, words, strict=True))
     if table == "search" and key in ("length_penalty", "alpha"):
         search = {**SEARCH_DEFAULTS, **mine["search"]}
         return search["beam_size"] == 1 or (key == "alpha" and search["length_penalty"] != "gnmt")
@@ -241,6 +246,10 @@ def _check_settings(where: str, settings: dict[str, dict], kind: str) -> None:
     if kind == "decode":
         return
     data, train = settings["data"], settings["train"]
+    if "max_len_counts" in data:
+        from s2s.data import MAX_LEN_COUNTS
+
+        _choice(where, "[data] max_len_counts", data["max_len_counts"], MAX_LEN_COUNTS)
     tokenizers = data.get("tokenizers")
     if tokenizers is not None and (len(tokenizers) != 2 or any(t not in TOKENIZER_KINDS
                                                                for t in tokenizers)):

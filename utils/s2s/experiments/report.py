@@ -40,64 +40,97 @@ class ArmSummary:
         return any(g >= PAST_NOISE for g in self.gains)
 
 
-def alike_references(results: dict) -> list[list[str]] | None:
-    """The references every run is scored against when the arms were judged at different
-    levels (several valid sets: words lower-cased, subwords and characters with their case):
-    the control's, lower-cased, once every valid set is checked to hold the same sentences in
-    the same order. None when all arms were judged on one valid set: each run's own scores
-    stand."""
+@dataclass
+class Alike:
+    """Arms at different token levels put on one scale: each run's outputs lower-cased, on the
+    sentences every arm was judged on (matched by their word tokens, in the control's order),
+    and those sentences' references from the control's valid set, lower-cased."""
+
+    outputs: dict[tuple[str, int], list[str]]  # (arm, seed) -> one output per sentence
+    references: list[list[str]]
+    judged: int  # sentences in the control's valid set
+
+
+def _kinds(run: dict) -> tuple[str, ...]:
+    """A run's (source, target) tokenizers, the dataset's default when it names none."""
+    from s2s.data import DEFAULT_TOKENIZERS
+
+    data = run.get("settings", {}).get("data", {})
+    default = DEFAULT_TOKENIZERS.get(data.get("dataset"), ("word", "word"))
+    return tuple(data.get("tokenizers") or default)
+
+
+def _by_words(sources: list[str]) -> dict[tuple[str, ...], int]:
+    """{a source's word tokens: its first position}."""
     from s2s.text import tokenize_words
 
-    sets = results["valid_sets"]
-    if len(sets) == 1:
+    index: dict[tuple[str, ...], int] = {}
+    for i, source in enumerate(sources):
+        index.setdefault(tuple(tokenize_words(source)), i)
+    return index
+
+
+def scored_alike(results: dict) -> Alike | None:
+    """With arms at different token levels (words lower-cased, subwords and characters with the
+    corpus's case), every run's outputs and the references on one scale; None when all arms
+    share a level (each run's own scores stand)."""
+    runs = results["runs"]
+    if len({_kinds(r) for r in runs}) < 2:
         return None
-    control = next(r for r in results["runs"] if r["arm"] == results["control"])
-    base = sets[control["valid_set"]]
-    sentences = [tokenize_words(s) for s in base["sources"]]
-    for key, other in sets.items():
-        if [tokenize_words(s) for s in other["sources"]] != sentences:
-            raise ValueError(f"{results['experiment']}: valid set {key} holds other sentences "
-                             "than the control's, so its arms cannot be scored alike: give "
-                             "every arm the same pairs (max_len_counts = \"words\" for a "
-                             "character arm)")
-    return [[r.lower() for r in refs] for refs in base["references"]]
+    index = {key: _by_words(valid["sources"]) for key, valid in results["valid_sets"].items()}
+    control = next(r for r in runs if r["arm"] == results["control"])
+    base = index[control["valid_set"]]
+    keys = [k for k in base if all(k in other for other in index.values())]
+    if not keys:
+        raise ValueError(f"{results['experiment']}: no valid sentence was judged by every arm, "
+                         "so the arms cannot be scored alike: give them the same pairs "
+                         "(max_len_counts = \"words\" for a character arm)")
+    references = results["valid_sets"][control["valid_set"]]["references"]
+    return Alike({(r["arm"], r["seed"]): [r["hypotheses"][index[r["valid_set"]][k]].lower()
+                                          for k in keys] for r in runs},
+                 [[ref.lower() for ref in references[base[k]]] for k in keys], len(base))
 
 
 def bleu_tokenize(results: dict) -> str:
-    """sacrebleu's tokenisation of the experiment's target language ("zh" for Chinese)."""
+    """sacrebleu's tokenisation for the control's target side, as `judge` scores it: "zh" for
+    a Chinese word-level ("zh") or subword target, "13a" otherwise."""
     from s2s.data import DEFAULT_TOKENIZERS
     from s2s.metrics import bleu_tokenizer
+    from s2s.subwords import SUBWORD_KINDS
 
-    dataset = next((r["settings"].get("data", {}).get("dataset") for r in results["runs"]
-                    if "data" in r.get("settings", {})), None)
-    return bleu_tokenizer(DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))[1])
+    control = next(r for r in results["runs"] if r["arm"] == results["control"])
+    kind = _kinds(control)[1]
+    if kind in SUBWORD_KINDS:  # pieces are scored as their language's word level
+        dataset = control.get("settings", {}).get("data", {}).get("dataset")
+        kind = DEFAULT_TOKENIZERS.get(dataset, ("word", "word"))[1]
+    return bleu_tokenizer(kind)
 
 
 def run_scores(results: dict) -> dict[tuple[str, int], dict]:
     """{(arm, seed): {"bleu", "chrf", "length_ratio"}}: each run's own final scores, or with
-    arms at different levels its lower-cased outputs scored against `alike_references`."""
+    arms at different levels its outputs and references as `scored_alike` gives them."""
     from s2s.metrics import corpus_bleu, corpus_chrf
 
-    references = alike_references(results)
-    if references is None:
+    alike = scored_alike(results)
+    if alike is None:
         return {(r["arm"], r["seed"]): r["final"] for r in results["runs"]}
     tokenize, scores = bleu_tokenize(results), {}
-    for run in results["runs"]:
-        hypotheses = [h.lower() for h in run["hypotheses"]]
-        bleu = corpus_bleu(hypotheses, references, tokenize=tokenize)
-        scores[run["arm"], run["seed"]] = {
-            "bleu": bleu.score, "chrf": corpus_chrf(hypotheses, references).score,
+    for run_key, hypotheses in alike.outputs.items():
+        bleu = corpus_bleu(hypotheses, alike.references, tokenize=tokenize)
+        scores[run_key] = {
+            "bleu": bleu.score, "chrf": corpus_chrf(hypotheses, alike.references).score,
             "length_ratio": bleu.details.sys_len / max(bleu.details.ref_len, 1)}
     return scores
 
 
-def summarize(results: dict) -> list[ArmSummary]:
-    """One summary per arm, the control first."""
+def summarize(results: dict, scored: dict | None = None) -> list[ArmSummary]:
+    """One summary per arm, the control first. scored: `run_scores(results)`, when already
+    computed."""
     from s2s.metrics import seed_spread
 
     metric = results["metric"]["name"]
     sources = {r["seed"]: r for r in results.get("source", {}).get("runs", [])}
-    scored = run_scores(results)
+    scored = run_scores(results) if scored is None else scored
     out = []
     for name, arm in results["arms"].items():
         runs = sorted((r for r in results["runs"] if r["arm"] == name), key=lambda r: r["seed"])
@@ -114,23 +147,24 @@ def summarize(results: dict) -> list[ArmSummary]:
 
 
 def _hypotheses(results: dict, arm: str) -> dict[int, tuple[list[str], list[list[str]]]]:
-    """{seed: (hypotheses, references)} of `arm`'s runs, scored alike (`run_scores`)."""
-    alike = alike_references(results)
+    """{seed: (hypotheses, references)} of `arm`'s runs, on one scale (`scored_alike`)."""
+    alike = scored_alike(results)
     if alike is not None:
-        return {r["seed"]: ([h.lower() for h in r["hypotheses"]], alike)
-                for r in results["runs"] if r["arm"] == arm}
+        return {seed: (outputs, alike.references)
+                for (name, seed), outputs in alike.outputs.items() if name == arm}
     return {r["seed"]: (r["hypotheses"], results["valid_sets"][r["valid_set"]]["references"])
             for r in results["runs"] if r["arm"] == arm}
 
 
-def decide(results: dict, arm: str) -> list[str]:
-    """The deciding test of `arm` against the control, as report lines."""
+def decide(results: dict, arm: str, scored: dict | None = None) -> list[str]:
+    """The deciding test of `arm` against the control, as report lines. scored:
+    `run_scores(results)`, when already computed."""
     from s2s.metrics import paired_test, seed_difference
 
     metric, control = results["metric"]["name"], results["control"]
     test, level = results["decide"]["test"], results["decide"]["level"]
     samples = results["decide"]["samples"]
-    scored = run_scores(results)
+    scored = run_scores(results) if scored is None else scored
     base = {seed: scored[a, seed][metric] for a, seed in scored if a == control}
     other = {seed: scored[a, seed][metric] for a, seed in scored if a == arm}
     lines = []
@@ -181,8 +215,8 @@ def compute_line(results: dict) -> str:
 def format_gain(gain: float) -> str:
     """A last-quarter gain in whole percent, or to 0.1 % where whole percent would put it on
     the wrong side of the past-noise line (9.6 % is +9.6 %, not +10 %)."""
-    if math.isinf(gain):
-        return "up from 0"
+    if math.isinf(gain) or math.isnan(gain):
+        return "up from 0" if gain > 0 else "n/a"
     if round(abs(gain), 2) >= PAST_NOISE > abs(gain):  # tenths, rounded towards zero
         return f"{math.copysign(math.floor(abs(gain) * 1000) / 1000, gain):+.1%}"
     return f"{gain:+.0%}"
@@ -200,10 +234,13 @@ def format_report(results: dict) -> str:
              f"metric: {metric} on {results['metric']['sentences']} valid sentences; budget: "
              f"{results['budget']}; deciding test: {results['decide']['test']}"]
     lines.append(compute_line(results))
-    if alike_references(results) is not None:
-        lines.append("scored alike: the arms were judged at different levels, so every run's "
-                     "outputs are lower-cased and scored against the control's references, "
-                     "lower-cased (the runs' own scores and curves are on their level's text)")
+    alike = scored_alike(results)
+    if alike is not None:
+        lines.append(f"scored alike: the arms were judged at different levels, so every run's "
+                     f"outputs are lower-cased and scored against the control's references, "
+                     f"lower-cased, on the {len(alike.references)} of its {alike.judged} "
+                     f"sentences every arm was judged on (the runs' own scores and curves are "
+                     f"on their level's text)")
     if results.get("speed"):
         rate = results["speed"]["steps_per_second"]
         lines.append("equal time: measured steps/s " + ", ".join(
@@ -212,7 +249,8 @@ def format_report(results: dict) -> str:
     lines.append(f"{'arm':18} {'seeds':>5} {'steps':>13} {'mean':>7} {'std':>6} "
                  f"{'95% interval':>16} {'len':>5}  last-quarter gain per run (len: output / "
                  "reference length)")
-    summaries = summarize(results)
+    scored = run_scores(results)
+    summaries = summarize(results, scored)
     for s in summaries:
         steps = f"{min(s.steps):,}" + (f"-{max(s.steps):,}" if max(s.steps) != min(s.steps)
                                        else "")
@@ -225,7 +263,7 @@ def format_report(results: dict) -> str:
         lines.append(f"{'':18} change: {s.change}")
     lines.append("")
     for s in summaries[1:]:
-        lines += decide(results, s.name)
+        lines += decide(results, s.name, scored)
     flagged = [s.name for s in summaries if s.still_learning]
     if flagged:
         lines.append(f"flagged: {', '.join(flagged)} still improved by {PAST_NOISE:.0%} or more "
