@@ -25,8 +25,9 @@
 #    `nn.TransformerEncoderLayer` and `nn.TransformerDecoderLayer`;
 # 3. incremental decoding: a decoder state that caches each layer's keys and values, so that a
 #    step costs one position, exact against recomputing the prefix and measured for speed;
-# 4. what label smoothing and a learning-rate warm-up do (shown, not measured), how to choose
-#    between post-norm and pre-norm on the valid split (a committed experiment), and how the
+# 4. what label smoothing and a learning-rate warm-up do, how to choose between post-norm and
+#    pre-norm and whether the original training recipe helps, on the valid split (committed
+#    experiments), and how the
 #    Transformer compares with the recurrent system — over seeds on valid, then once on test,
 #    with a paired test, and in speed; and what per-head attention maps show and what they do
 #    not.
@@ -775,10 +776,11 @@ plt.show()
 # positions predicts a cached curve that rises in a straight line with the length and a
 # recomputed one that rises faster and faster, $L(L+1)/2$ positions of layer work against $L$,
 # a ratio of $(L+1)/2$. In this run at the `cpu` profile the figure has that shape, but the
-# printed ratios stay far below the count — 1.16 at 5 tokens (count 3), 5.50 at 80 (count
+# printed ratios stay far below the count — 0.99 at 5 tokens (count 3), 4.70 at 80 (count
 # 40.5): a step also pays costs that do not grow with the prefix — Python's and PyTorch's
 # overhead per call, the output layer for one position, and once per run the encoder — and at
-# short lengths they weigh as much as the layer work. Exercise 3 measures it at lengths this
+# short lengths they outweigh the layer work (at 5 tokens the cache saved nothing in this
+# run). Exercise 3 measures it at lengths this
 # cell did not try.
 #
 # ## 9.7 Training choices, and the one made on valid
@@ -788,9 +790,8 @@ plt.show()
 # of the step), **label smoothing** 0.1 and dropout 0.1. The course's recurrent models trained
 # with a constant learning rate of $3 \cdot 10^{-3}$ and no smoothing. First what the two
 # training choices do; then the one design choice this chapter measures, where the LayerNorms
-# go. Whether warm-up or label smoothing helps a model this small on our data is **not**
-# measured here: the experiment that would answer it (each added to the chosen design, three
-# seeds each) is left open, and the live models below use neither.
+# go, and then whether warm-up or label smoothing helps the chosen design on our data (a
+# second committed experiment).
 #
 # **Label smoothing.** The loss so far was the cross-entropy against a one-hot target: all the
 # probability on the right token. Label smoothing with $\varepsilon$ trains against a mixture:
@@ -914,6 +915,73 @@ print(f"best mean: {best}; the live Transformer's design: {chosen} "
 # warm-up, and the case for pre-norm is made for deep stacks, so the verdict says which
 # arrangement trains better *with this recipe and depth*, not which is better in general.
 #
+# ### The committed experiment: `ch09_recipe`
+#
+# Does the original recipe help the chosen arrangement? The experiment `ch09_recipe` takes
+# `ch09_design`'s arm **pre_norm** as its control and changes one training setting at a
+# time, three seeds each: **warmup**, the learning rate rising linearly over the first 400
+# steps (the curve plotted above), and **label_smoothing** with $\varepsilon = 0.1$. Every
+# arm trains 8,000 steps, twice `ch09_design`'s budget: at 4,000 the label-smoothing arm was
+# still learning (the past-noise rule of chapter 7 flagged it), so the experiment was
+# extended, each run continued exactly from its 4,000-step checkpoint (the control's from
+# `ch09_design`'s runs). As in every experiment, each point of a run's curve judges the
+# checkpoint with the best validation loss so far, so a run whose validation loss stopped
+# improving keeps the same score. The original
+# paper's schedule also decays the rate after the warm-up; that would be a third change, and
+# is not tested. The same test over seeds decides, and the cell prints where the result came
+# from, the report, and each arm's verdict:
+
+# %%
+# the committed result: results/ch09_recipe.json (declared in experiments/ch09_recipe.toml)
+recipe = cite("ch09_recipe")
+print(recipe.source)
+print(recipe)
+print()
+for arm in recipe.results["arms"]:
+    if arm == recipe.results["control"]:
+        continue
+    diff = recipe.difference(arm)
+    verdict = ((("better" if diff.difference > 0 else "worse") + " than pre_norm alone")
+               if diff.excludes_zero() else "no difference from pre_norm alone shown")
+    flag = " (still learning: not past noise)" if recipe.arm(arm).still_learning else ""
+    print(f"{arm:16} {diff.difference:+6.2f} BLEU [{diff.low:+.2f}, {diff.high:+.2f}]: "
+          f"{verdict}{flag}")
+
+# %% [markdown]
+# The curves behind those means, from the same file: each run's valid BLEU at its four
+# points, and the step at which its validation loss was lowest (the checkpoint every later
+# point judges):
+
+# %%
+for run in recipe.results["runs"]:
+    curve = run["curve"]
+    best_loss, best_step = min(zip(curve["val_loss"], curve["val_steps"], strict=True))
+    print(f"{run['arm']:16} seed {run['seed']}: " + ", ".join(
+        f"{p['bleu']:5.2f} at {p['step']:,}" for p in curve["points"])
+        + f"; lowest validation loss {best_loss:.3f} at step {best_step:,}")
+
+# %% [markdown]
+# Both parts of the original recipe help this model on our data, each on its own: label
+# smoothing by +2.57 BLEU over seeds and the warm-up by +0.96, each interval excluding 0,
+# and no run still learning at 8,000 steps. The curves show why the budget mattered. At 4,000
+# steps the arms' runs overlapped (pre-norm alone 26.84 to 28.62, warm-up 25.83 to 27.90,
+# label smoothing 27.90 to 29.34). After that, the runs without label smoothing reached
+# their lowest validation loss between steps 3,800 and 5,000, so their points at 6,000 and
+# 8,000 judge that same checkpoint and score the same; with label smoothing the validation
+# loss kept falling to step 7,400 or later, so the judged checkpoint kept changing, and the
+# score with it, by a point or more either way (30.94 to 30.59, 30.00 to 28.73, 27.16 to
+# 29.78 from 6,000 to 8,000 steps), around a higher level than the others'. One reading,
+# consistent with the smoothed target of the cells above, is that a model trained to be less
+# certain overfits its validation loss later; these runs do not separate that from a direct
+# gain in translation.
+#
+# What this means for the rest of the chapter. By §9.7's rule a Transformer trained on its
+# own would now take both settings. §9.8, however, compares the Transformer with the
+# recurrent system under one training recipe, the one the recurrent system was built and
+# chosen with (chapter 7: no warm-up, no smoothing), so the live models there use neither.
+# Whether label smoothing or a warm-up helps the recurrent system as much is not measured
+# here: §9.8 compares the two architectures at that shared recipe, not each at its best.
+#
 # ## 9.8 Against the recurrent system
 #
 # Chapter 7 built the course's recurrent system; chapter 8 trained its design — a
@@ -1009,17 +1077,19 @@ for arm, (model, history) in trained.items():
 # %% [markdown]
 # The line per model gives its size, its training speed in target tokens per second — measured
 # while it trained, on this machine — and its best validation loss (per target piece; the two
-# models share the vocabularies, so the losses compare). The self-check states the claim each
-# model must meet, one that a model that did not learn fails: a best validation loss at least
-# `expect_loss_drop` nats (at `cpu`, where the profile makes no loss claim, 1 nat) below
-# $\ln V$, a uniform guess over the $V$ target pieces.
+# models share the vocabularies, so the losses compare). Each model must meet a claim that a
+# model that did not learn fails. At `ci`, where a few dozen steps leave BLEU near zero, it is
+# chapter 3's: a best validation loss at least `expect_loss_drop` nats below $\ln V$, a
+# uniform guess over the $V$ target pieces (checked here). At the other profiles it is
+# chapter 8's: a test chrF of at least 20 (checked after the test judgement below; the
+# measurements behind that floor are noted in `s2s.profiles`).
 
 # %%
-drop = profile.expect_loss_drop or 1.0
-ceiling = math.log(len(data.tgt_vocab)) - drop
-for arm, (_, history) in trained.items():
-    s2s.check(history.best_val <= ceiling, f"{arm}: validation loss {history.best_val:.2f} <= "
-              f"{ceiling:.2f} = ln V - {drop} (V = {len(data.tgt_vocab):,})")
+if profile.expect_loss_drop > 0:
+    ceiling = profile.max_val_loss(len(data.tgt_vocab))
+    for arm, (_, history) in trained.items():
+        s2s.check(history.best_val <= ceiling, f"{arm}: validation loss "
+                  f"{history.best_val:.2f} <= {ceiling:.2f} = ln V - {profile.expect_loss_drop}")
 
 # %% [markdown]
 # Both models are now judged **once** on the test split, greedy, with all of each test
@@ -1037,6 +1107,8 @@ tests = {arm: judge(model, data, split="test", max_sentences=profile.eval_senten
 for arm, judged in tests.items():
     print(f"{arm:11} test BLEU {judged.bleu.score:5.2f}  chrF {judged.chrf().score:5.2f}  "
           f"({len(judged.hypotheses):,} sentences)")
+    if profile.expect_loss_drop == 0:
+        s2s.check(judged.chrf().score >= 20, f"{arm}: test chrF >= 20")
 for metric in ("bleu", "chrf"):
     r = paired_test(tests["rnn"].hypotheses, tests["transformer"].hypotheses,
                     tests["rnn"].references, metric=metric)
@@ -1108,7 +1180,7 @@ print(f"Transformer / recurrent: training x{tps['transformer'] / tps['rnn']:.2f}
 # an LSTM step with attention against a cached Transformer layer — and on how many steps each
 # search runs (greedy steps the whole batch until its last output ends). In this run at the
 # `cpu` profile the Transformer trained 1.26 times as fast as the recurrent system, decoded
-# 0.76 times as fast greedily and 1.33 times as fast with beam 5: the two searches rank the
+# 0.79 times as fast greedily and 1.33 times as fast with beam 5: the two searches rank the
 # models in opposite orders, which the cost of a step alone does not explain. And the committed
 # runs above, one torch thread per process, had the Transformer slower to train (10.2 against
 # 9.0 minutes per run). So these are one timing per model on this machine, for these small
@@ -1291,7 +1363,8 @@ print(f"the sharpest-looking head is {sharpest}, the one the model misses most i
 # * Incremental decoding caches each layer's keys and values in the decoder state, so a step
 #   costs one position; it is exact because of the causal mask, and the same greedy and beam
 #   search as for the recurrent models run on it.
-# * Where the LayerNorms go was chosen on valid by the committed experiment `ch09_design`, and
+# * Where the LayerNorms go was chosen on valid by the committed experiment `ch09_design`,
+#   whether warm-up or label smoothing helps was measured by `ch09_recipe`, and
 #   the Transformer was compared with the recurrent system over seeds on valid
 #   (`ch09_transformer`), then once on test with a paired test, and in speed; the cells of §9.7
 #   and §9.8 print the
@@ -1514,14 +1587,14 @@ assert type(eos_first) in (float, int) and eos_first > expected / 3, (eos_first,
 # to copy; the grader checks the student's against their printed cells): the two ratios, at 3
 # and at 120 tokens, printed by a cell that calls `speedup` on `batch`; the prediction from the
 # count of positions, $(L+1)/2$ — 2 at 3 tokens, 60.5 at 120 — and the comparison: the measured
-# ratio at 120 falls far below 60.5 (as §9.6's did at 80 tokens: 5.50 against a count of 40.5
+# ratio at 120 falls far below 60.5 (as §9.6's did at 80 tokens: 4.70 against a count of 40.5
 # in this run at the `cpu` profile), because a step's cost is not only layer work proportional
 # to the positions processed. Each step, cached or not, pays costs that do not grow with the
 # prefix — Python and PyTorch's call overhead for a dozen small operations, the output layer
 # to the whole vocabulary (for one position in both versions) — each run pays the encoder
 # once, and the cached step also attends over its $t$ cached keys, which grows with $t$. So
 # the ratio approaches the count's only when the layer work over long prefixes dominates, in
-# larger models or longer outputs. At 3 tokens the ratio is near 1 (below 2; §9.6 printed 1.16
+# larger models or longer outputs. At 3 tokens the ratio is near 1 (below 2; §9.6 printed 0.99
 # at 5 tokens in this run), since the fixed costs dominate both and the recomputed steps
 # process only 1, 2 and 3 positions; a value above 2 would be timing noise or the batch's
 # fixed costs being amortised differently, to be checked by repeating the measurement. A good
