@@ -18,9 +18,11 @@ output: the greedy output and the whole n-best list of batched beam search (`--n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import sys
 import time
 
 import torch
@@ -68,7 +70,8 @@ def main() -> None:
     data = load_translation("fra-eng", max_len=profile.max_len, max_pairs=profile.max_pairs,
                             min_freq=profile.min_freq, verbose=False)
     train = attention_model if args.model == "luong" else transformer_model
-    model, _ = train(profile, data, device)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON object alone
+        model, _ = train(profile, data, device)
     model.eval()
     sources = [s for s, _ in data.references("valid")[: args.sentences]]
     src, src_len = source_batch(model.src_vocab, sources, device)
