@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 PAST_NOISE = 0.10  # the largest relative gain over the last quarter of a run's steps
@@ -304,8 +305,13 @@ class Citation:
                 f"{', '.join(prov['device'])} ({', '.join(prov['precision']) or 'fp32'}) on "
                 f"{prov['date'][:10]}{commit}, CACHE_VERSION {prov['cache_version']}")
 
+    @cached_property
+    def summaries(self) -> dict[str, ArmSummary]:
+        """Every arm's summary by name (computed once: scoring levels alike takes seconds)."""
+        return {s.name: s for s in summarize(self.results)}
+
     def arm(self, name: str) -> ArmSummary:
-        by_name = {s.name: s for s in summarize(self.results)}
+        by_name = self.summaries
         if name not in by_name:
             raise KeyError(f"arm {name!r} is not in {self.name}; its arms: {', '.join(by_name)}")
         return by_name[name]
