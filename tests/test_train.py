@@ -265,3 +265,47 @@ def test_a_new_training_setting_at_its_default_keeps_the_cache_key():
     key = train_key(Config())
     assert not set(ADDED_SETTINGS) & set(key)
     assert train_key(Config(score_lr_scale=0.1))["score_lr_scale"] == 0.1
+
+
+def test_a_rule_stops_the_run_and_its_time_is_not_training_time(tmp_path, monkeypatch):
+    """fit(until=...): asked after every step with the model and the history; its reason ends
+    the run (after the final validation and checkpoint), and its seconds do not count."""
+    data = tiny_data()
+    asked = []
+
+    def rule(model, history):
+        asked.append(history.steps)
+        if history.steps == 7:
+            clock[0] += 1000.0  # the rule "takes" 1,000 s
+            return "reached"
+        return ""
+
+    clock = [0.0]
+    real = __import__("time").perf_counter
+    monkeypatch.setattr("s2s.train.time.perf_counter", lambda: real() + clock[0])
+    ckpt = tmp_path / "m.pt"
+    history = fit(tiny_model(data), data, TrainConfig(max_steps=40, eval_every=5, lr=1e-2,
+                                                      batch_size=32, max_minutes=1.0),
+                  checkpoint=ckpt, progress=False, until=rule)
+    assert asked == list(range(1, 8))
+    assert history.steps == 7 and history.stopped == "reached"
+    assert history.val_steps == [5, 7]  # the stop validates as the end of a budget does
+    assert history.seconds < 60  # neither counted nor spending the minute's budget
+    assert 0 < history.validation_seconds < history.seconds
+    assert load_history(ckpt).steps == 7
+
+
+def test_a_rule_that_answers_nonsense_is_refused():
+    data = tiny_data()
+    with pytest.raises(TypeError, match=r"fit\(until=...\) must return a reason"):
+        fit(tiny_model(data), data, TrainConfig(max_steps=5, batch_size=32), progress=False,
+            until=lambda model, history: history.steps > 2)
+
+
+def test_a_rule_that_goes_on_changes_nothing(tmp_path):
+    """A rule that never stops leaves the run as it was: the same losses, step by step."""
+    data = tiny_data()
+    cfg = TrainConfig(max_steps=12, eval_every=4, lr=1e-2, batch_size=32)
+    plain = fit(tiny_model(data), data, cfg, progress=False)
+    ruled = fit(tiny_model(data), data, cfg, progress=False, until=lambda m, h: "")
+    assert ruled.step_loss == plain.step_loss and ruled.val_loss == plain.val_loss

@@ -38,6 +38,7 @@ class History:
     steps: int = 0
     epochs_started: int = 0
     seconds: float = 0.0
+    validation_seconds: float = 0.0  # the part of `seconds` spent validating and checkpointing
     target_tokens: int = 0
     best_val: float = math.inf
     stopped: str = ""

@@ -147,7 +147,9 @@ def checkpoint_path(config: dict[str, dict], config_path: Path) -> Path:
     return path if path.is_absolute() else config_path.parent / path
 
 
-def _load_data(config: dict[str, dict], config_path: Path, verbose: bool = True):
+def load_data(config: dict[str, dict], config_path: Path, verbose: bool = True):
+    """The `TranslationData` of a config's [data] table (a bad value: ConfigError naming the
+    file and the table)."""
     from s2s.data import load_translation
 
     data_args = dict(config["data"])
@@ -209,7 +211,7 @@ def _checked_device(name: str):
 def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device) -> Path:
     import s2s
     from s2s.distributed import world
-    from s2s.models import ModelConfig, build_model
+    from s2s.models import build_model
     from s2s.train import fit
 
     main = world().main
@@ -220,11 +222,8 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
     if resume and not checkpoint.exists():
         raise ConfigError(f"--resume: there is no checkpoint at {checkpoint} to continue; "
                           "train without --resume first")
-    data = _load_data(config, config_path, verbose=main)
-    model_config = _build("model", config_path, lambda: ModelConfig(
-        src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
-        max_len=data.model_max_len(config["data"].get("max_len")),
-        tokenizers=tuple(data.tokenizers), **config["model"]))
+    data = load_data(config, config_path, verbose=main)
+    model_config = config_model(config, config_path, data)
     s2s.seed_everything(cfg.seed)
     model = build_model(model_config, data.src_vocab, data.tgt_vocab)
     if world().size > 1:  # DDP starts every rank from rank 0's weights; dropout differs
@@ -235,6 +234,17 @@ def _train(config: dict[str, dict], config_path: Path, cfg, resume: bool, device
         print(f"{history.steps} steps{processes} ({history.precision}), best validation loss "
               f"{history.best_val:.3f}, stopped: {history.stopped}; checkpoint {checkpoint}")
     return checkpoint
+
+
+def config_model(config: dict[str, dict], config_path: Path, data):
+    """The `ModelConfig` of a config's [model] table for `data` (its vocabularies' sizes, its
+    tokenizers, the longest sequence its [data] max_len allows); a bad value: ConfigError."""
+    from s2s.models import ModelConfig
+
+    return _build("model", config_path, lambda: ModelConfig(
+        src_vocab_size=len(data.src_vocab), tgt_vocab_size=len(data.tgt_vocab),
+        max_len=data.model_max_len(config["data"].get("max_len")),
+        tokenizers=tuple(data.tokenizers), **config["model"]))
 
 
 def _read_lines(path: str | Path, what: str) -> list[str]:
@@ -283,7 +293,7 @@ def evaluate(checkpoint: str | Path, *, config: str | Path | None = None,
             raise ConfigError("evaluate: give --config (a split of its data) or --source with "
                               "--reference files, not both")
         config = Path(config)
-        data = _load_data(read_config(config), config, verbose=False)
+        data = load_data(read_config(config), config, verbose=False)
         judged = judge(model, data, split=split or "test", max_sentences=max_sentences,
                        **search)
         return judged.bleu, judged.chrf()

@@ -416,9 +416,13 @@ def epoch_batches(loader, state: TrainState) -> Iterator[tuple[int, Batch]]:
             yield step_in_epoch, batch
 
 
+Rule = Callable[[Seq2Seq, History], str]  # fit's `until`: a reason to stop, or "" to go on
+
+
 def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
         device: torch.device | str = "cpu", checkpoint: str | Path | None = None,
-        resume: bool = False, progress: bool | None = None) -> History:
+        resume: bool = False, progress: bool | None = None,
+        until: Rule | None = None) -> History:
     """Train `model` on `data.splits.train`, validating on `data.splits.valid`.
 
     checkpoint: where to keep the best model (and the state to resume from).
@@ -428,6 +432,11 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
     progress: a live loss plot in a notebook, a progress bar in a terminal, a log line every
     100 steps elsewhere (`s2s.progress`); default: on, except in CI or with S2S_QUIET=1.
+    until: a rule asked after every step, `until(model, history)` -> a reason to stop (e.g. a
+    target score reached on held-out sentences; the run then stops as at the end of its
+    budget) or "" to go on. The seconds it takes are not training time (`history.seconds`,
+    max_minutes): a benchmark can score the model along the way without slowing the run it
+    times. One process only; a rule that draws random numbers breaks exact resumes.
     The forward pass runs in `cfg.precision` (resolved for `device`, recorded in the
     history; see `train_step`). Under `torchrun` each process trains on its shard of every
     global batch, and only rank 0 writes and shows progress (`s2s.distributed.Group`).
@@ -437,6 +446,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     group = Group(device)
     device = group.device
     group.refuse_feed_back(cfg.feed_back)
+    if until is not None and group.size > 1:
+        raise ValueError(f"fit(until=...) runs in one process, not {group.size}: the ranks "
+                         "would have to agree on when to stop; train without it under torchrun")
     precision = resolve_precision(cfg.precision, device)
     optimizer, scaler, generator, state = begin(model, cfg, device, precision, checkpoint,
                                                 resume)
@@ -479,12 +491,18 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             done = step_in_epoch % len(loader)
             display.tick(history, step_in_epoch)
             stop, unscheduled = out_of_budget(cfg, history, seconds), None
+            if until is not None and not stop:
+                paused = time.perf_counter()
+                stop = ask(until, model, history)
+                start += time.perf_counter() - paused  # the rule's time is not training time
             if history.steps % eval_every == 0 or stop:
                 if history.steps % eval_every != 0:  # validating draws from the generator
                     unscheduled = (torch.get_rng_state(), state.resume.bad_evals)
+                began = time.perf_counter()
                 stop = validate(model, valid_loader, device, group, state, cfg.patience) or stop
                 display.update(history, step_in_epoch)
                 save(checkpoint, model, state, optimizer, resume_point(done), group)
+                history.validation_seconds += time.perf_counter() - began
             if stop:
                 history.stopped = stop
                 break
@@ -496,6 +514,15 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     model.load_state_dict(state.best_state)
     model.eval()
     return history
+
+
+def ask(until: Rule, model: Seq2Seq, history: History) -> str:
+    """`until(model, history)`, checked: a str, "" to go on."""
+    reason = until(model, history)
+    if not isinstance(reason, str):
+        raise TypeError(f"fit(until=...) must return a reason to stop (a str) or \"\" to go "
+                        f"on, got {type(reason).__name__} {reason!r}")
+    return reason
 
 
 def begin(model: Seq2Seq, cfg: TrainConfig, device: torch.device, precision: str,
