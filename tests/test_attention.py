@@ -177,3 +177,39 @@ def test_bahdanau_scores_through_the_additive_scores_own_method(monkeypatch):
         monkeypatch.setattr(dec.score, name, counted)
     dec(torch.randint(4, 30, (3, 5)), dec.init_state(enc_out, src_len))
     assert calls == {"precompute": 1, "score_precomputed": 5}
+
+
+@pytest.mark.parametrize("kind", SCORES)
+def test_every_score_on_its_precomputed_keys_equals_its_forward(kind):
+    q, k, _ = inputs()
+    size = DK if kind in ("dot", "scaled_dot") else DQ
+    score = make_score(kind, size, DK, H)
+    q = q if kind not in ("dot", "scaled_dot") else torch.randn(B, TQ, DK)
+    assert torch.allclose(score.score_precomputed(q, score.precompute(k)), score(q, k),
+                          atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["general", "additive", "scaled_general"])
+@pytest.mark.parametrize("feeding", [False, True])
+def test_luong_projects_the_keys_once_per_sentence(kind, feeding, monkeypatch):
+    """The key projection (W k) is made in init_state and kept in the state: a decoder that
+    made it again at every step would call `precompute` once per step; beam search's
+    `select` reorders it with the rest of the state."""
+    enc_out, src_len = encoded()
+    dec = LuongDecoder(30, 8, H, 2 * H, num_layers=2, score=kind, input_feeding=feeding).eval()
+    calls = {"precompute": 0, "score_precomputed": 0}
+    for name in calls:
+        original = getattr(dec.attention.score, name)
+
+        def counted(*args, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(dec.attention.score, name, counted)
+    state = dec.init_state(enc_out, src_len)
+    dec(torch.randint(4, 30, (3, 5)), state)
+    assert calls == {"precompute": 1, "score_precomputed": 5 if feeding else 1}
+    assert torch.equal(state.keys, dec.attention.score.W(enc_out[0]) if kind != "additive"
+                       else dec.attention.score.W_k(enc_out[0]))
+    picked = state.select(torch.tensor([2, 0]))
+    assert torch.equal(picked.keys, state.keys[[2, 0]])

@@ -11,6 +11,7 @@ from torch import nn
 
 from d2l_oracle import load_d2l
 from s2s.models import RNNDecoder, RNNEncoder, RNNState, init_weights
+from s2s.models.rnn import make_rnn, rnn_step
 
 V_SRC, V_TGT, E, H, L = 23, 29, 8, 16, 2
 
@@ -155,3 +156,39 @@ def test_init_weights_is_importable_for_other_models():
     lin = nn.Linear(3, 4)
     init_weights(lin)
     assert torch.all(lin.bias == 0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_one_step_from_the_weights_equals_the_fused_rnn(cell, layers):
+    """rnn_step (the step-by-step decoders' RNN step) gives nn.GRU / nn.LSTM's output, state
+    and gradients for one time step, every layer, on random non-zero biases."""
+    torch.manual_seed(0)
+    rnn = make_rnn(cell, 5, H, layers, dropout=0.0)
+    for name, param in rnn.named_parameters():
+        if "bias" in name:
+            nn.init.normal_(param)
+    x = torch.randn(3, 5, requires_grad=True)
+    h0 = torch.randn(layers, 3, H)
+    hidden = (h0, torch.randn(layers, 3, H)) if cell == "lstm" else h0
+    out, new = rnn_step(rnn, x, hidden)
+    ref_out, ref_new = rnn(x[:, None], hidden)
+    assert torch.allclose(out, ref_out[:, 0], atol=1e-6)
+    for got, want in zip(new if cell == "lstm" else (new,),
+                         ref_new if cell == "lstm" else (ref_new,), strict=True):
+        assert torch.allclose(got, want, atol=1e-6)
+    grads = torch.autograd.grad(out.sum(), [x, *rnn.parameters()])
+    ref_grads = torch.autograd.grad(ref_out.sum(), [x, *rnn.parameters()])
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_one_step_drops_out_between_layers_in_training_only():
+    """With dropout 1 between two layers the top layer sees zeros, as in the fused LSTM."""
+    torch.manual_seed(0)
+    rnn = make_rnn("lstm", 5, H, 2, dropout=1.0)
+    x, hidden = torch.randn(3, 5), (torch.randn(2, 3, H), torch.randn(2, 3, H))
+    out, _ = rnn_step(rnn.train(), x, hidden)
+    ref_out, _ = rnn(x[:, None], hidden)
+    assert torch.allclose(out, ref_out[:, 0], atol=1e-6)
+    assert not torch.allclose(out, rnn_step(rnn.eval(), x, hidden)[0], atol=1e-3)

@@ -28,11 +28,26 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     return F.softmax(filled, dim=-1) * mask  # masked positions, and empty rows, are exactly 0
 
 
-class AdditiveScore(nn.Module):
-    """Bahdanau: w_v^T tanh(W_q q + W_k k). The query and key sizes may differ.
+class Score(nn.Module):
+    """A scoring function. What it does to the keys alone (a projection W_k k, say) does not
+    depend on the query: a decoder that scores the same keys at every step computes that once
+    per sentence with `precompute` and scores each step with `score_precomputed`. This default
+    does nothing to the keys beforehand (dot products, concat); scores with a key projection
+    override both methods."""
 
-    W_k k does not depend on the query: a decoder that scores the same keys at every step
-    computes it once with `precompute` and scores with `score_precomputed`."""
+    def precompute(self, keys: Tensor) -> Tensor:
+        """keys (B, T_k, D_k) -> what `score_precomputed` takes (here: the keys themselves)."""
+        return keys
+
+    def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
+        """queries (B, T_q, D_q), projected_keys from `precompute` -> scores (B, T_q, T_k):
+        the same as `forward(queries, keys)`."""
+        return self(queries, projected_keys)
+
+
+class AdditiveScore(Score):
+    """Bahdanau: w_v^T tanh(W_q q + W_k k). The query and key sizes may differ. W_k k is the
+    part `precompute` computes once."""
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -56,29 +71,36 @@ class AdditiveScore(nn.Module):
         return self.w_v(torch.tanh(features)).squeeze(-1)  # (B, T_q, T_k)
 
 
-class DotScore(nn.Module):
+class DotScore(Score):
     """Luong dot: q . k (query and key of the same size)."""
 
     def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
         return queries @ keys.transpose(1, 2)  # (B, T_q, T_k)
 
 
-class ScaledDotScore(nn.Module):
+class ScaledDotScore(Score):
     """q . k / sqrt(d): keeps the scores' variance near 1 as d grows (Vaswani et al.)."""
 
     def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
         return queries @ keys.transpose(1, 2) / math.sqrt(queries.shape[-1])
 
 
-class GeneralScore(nn.Module):
-    """Luong general: q^T W k, for query and key sizes that may differ."""
+class GeneralScore(Score):
+    """Luong general: q^T W k, for query and key sizes that may differ (W k: `precompute`)."""
 
     def __init__(self, query_size: int, key_size: int) -> None:
         super().__init__()
         self.W = nn.Linear(key_size, query_size, bias=False)
 
     def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
-        return queries @ self.W(keys).transpose(1, 2)  # (B, T_q, T_k)
+        return self.score_precomputed(queries, self.precompute(keys))  # (B, T_q, T_k)
+
+    def precompute(self, keys: Tensor) -> Tensor:
+        """W k for all keys: (B, T_k, D_k) -> (B, T_k, D_q)."""
+        return self.W(keys)
+
+    def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
+        return queries @ projected_keys.transpose(1, 2)  # (B, T_q, T_k)
 
 
 class ScaledGeneralScore(GeneralScore):
@@ -88,11 +110,12 @@ class ScaledGeneralScore(GeneralScore):
     profile); scaled as the Transformer scales its dot product it reached 16.26 BLEU, 0.147 nats
     (the additive score: 20.54, 0.715)."""
 
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
-        return super().forward(queries, keys) / math.sqrt(queries.shape[-1])  # (B, T_q, T_k)
+    def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
+        scores = super().score_precomputed(queries, projected_keys)  # (B, T_q, T_k)
+        return scores / math.sqrt(queries.shape[-1])
 
 
-class ConcatScore(nn.Module):
+class ConcatScore(Score):
     """Luong concat: v^T tanh(W [q; k])."""
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
@@ -110,7 +133,7 @@ class ConcatScore(nn.Module):
 SCORES = ("additive", "dot", "scaled_dot", "general", "scaled_general", "concat")  # make_score's
 
 
-def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> nn.Module:
+def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> Score:
     """A scoring module by name: one of SCORES."""
     if kind in ("dot", "scaled_dot") and query_size != key_size:
         raise ValueError(f"{kind} attention needs query and key of one size, got "
@@ -131,13 +154,17 @@ def make_score(kind: str, query_size: int, key_size: int, hidden_size: int) -> n
 class Attention(nn.Module):
     """Score, masked softmax, weighted sum. Returns (context (B, T_q, D_v), weights)."""
 
-    def __init__(self, score: nn.Module, dropout: float = 0.0) -> None:
+    def __init__(self, score: Score, dropout: float = 0.0) -> None:
         super().__init__()
         self.score = score
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, queries: Tensor, keys: Tensor, values: Tensor,
-                mask: Tensor) -> tuple[Tensor, Tensor]:
-        """queries (B, T_q, D_q); keys (B, T_k, D_k); values (B, T_k, D_v); mask (B, T_k)."""
-        weights = masked_softmax(self.score(queries, keys), mask)  # (B, T_q, T_k)
+    def forward(self, queries: Tensor, keys: Tensor, values: Tensor, mask: Tensor, *,
+                projected_keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """queries (B, T_q, D_q); keys (B, T_k, D_k); values (B, T_k, D_v); mask (B, T_k).
+        projected_keys: `self.score.precompute(keys)`, when the caller kept it from an earlier
+        call on the same keys (then `keys` is not read)."""
+        scores = (self.score(queries, keys) if projected_keys is None
+                  else self.score.score_precomputed(queries, projected_keys))  # (B, T_q, T_k)
+        weights = masked_softmax(scores, mask)
         return self.dropout(weights) @ values, weights

@@ -26,6 +26,7 @@ from s2s.models.rnn import (
     embed,
     init_weights,
     make_rnn,
+    rnn_step,
     select_hidden,
     top_layer,
 )
@@ -45,7 +46,7 @@ class AttentionState(NamedTuple):
     hidden: RNNHidden  # (L, B, H) or LSTM (h, c)
     feed: Tensor | None  # (B, H): Luong's previous attentional vector h~ (input feeding)
     weights: Tensor | None  # (B, T, S): attention weights of the last call
-    keys: Tensor | None = None  # (B, S, H_att): Bahdanau's W_k memory, computed once
+    keys: Tensor | None = None  # the score's projected keys (e.g. W_k memory), computed once
 
     def select(self, index: Tensor) -> AttentionState:
         """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
@@ -88,8 +89,8 @@ class BahdanauDecoder(Decoder):
             scores = self.score.score_precomputed(query, state.keys)  # (B, 1, S)
             w = masked_softmax(scores, state.mask)  # (B, 1, S)
             context = w @ state.memory  # (B, 1, H_enc)
-            out, hidden = self.rnn(torch.cat([emb[:, t:t + 1], context], dim=-1), hidden)
-            outputs.append(out)  # (B, 1, H)
+            out, hidden = rnn_step(self.rnn, torch.cat([emb[:, t], context[:, 0]], -1), hidden)
+            outputs.append(out[:, None])  # (B, 1, H)
             weights.append(w)  # (B, 1, S)
         logits = self.out(self.dropout(torch.cat(outputs, dim=1)))  # (B, T, V)
         return logits, state._replace(hidden=hidden, weights=torch.cat(weights, dim=1))
@@ -126,11 +127,13 @@ class LuongDecoder(Decoder):
         memory, hidden = enc_outputs
         feed = memory.new_zeros(memory.shape[0], self.out.in_features) if self.input_feeding \
             else None
-        return AttentionState(memory, source_mask(memory, src_len), hidden, feed, None)
+        return AttentionState(memory, source_mask(memory, src_len), hidden, feed, None,
+                              self.attention.score.precompute(memory))
 
     def _attend(self, h: Tensor, state: AttentionState) -> tuple[Tensor, Tensor]:
         """h: (B, T, H) RNN outputs -> attentional vectors h~ (B, T, H), weights (B, T, S)."""
-        context, weights = self.attention(h, state.memory, state.memory, state.mask)
+        context, weights = self.attention(h, state.memory, state.memory, state.mask,
+                                          projected_keys=state.keys)
         return torch.tanh(self.combine(torch.cat([context, h], dim=-1))), weights
 
     def forward(self, tgt_in: Tensor, state: AttentionState) -> tuple[Tensor, AttentionState]:
@@ -142,8 +145,8 @@ class LuongDecoder(Decoder):
             return logits, state._replace(hidden=hidden, weights=weights)
         hidden, feed, outs, weights = state.hidden, state.feed, [], []
         for t in range(tgt_in.shape[1]):  # step by step: the input needs the last h~
-            h, hidden = self.rnn(torch.cat([emb[:, t:t + 1], feed[:, None]], dim=-1), hidden)
-            attentional, w = self._attend(h, state)  # (B, 1, H), (B, 1, S)
+            h, hidden = rnn_step(self.rnn, torch.cat([emb[:, t], feed], dim=-1), hidden)
+            attentional, w = self._attend(h[:, None], state)  # (B, 1, H), (B, 1, S)
             if self.feed_dropped:  # CS224n: o_t = dropout(h~_t) is both output and feed
                 attentional = self.dropout(attentional)
             feed = attentional[:, 0]

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from s2s.models.base import Decoder, Encoder, ModelConfig, register
 
@@ -58,6 +59,41 @@ def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, drop
     rnn_class = nn.GRU if cell == "gru" else nn.LSTM
     return rnn_class(input_size, hidden_size, num_layers, batch_first=True,
                      dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
+
+
+def rnn_step(rnn: nn.GRU | nn.LSTM, x: Tensor, hidden: RNNHidden) -> tuple[Tensor, RNNHidden]:
+    """One time step of a unidirectional `rnn` (from `make_rnn`), written with its own weights:
+    x (B, I), hidden (L, B, H) or LSTM (h, c) -> (the top layer's output (B, H), the new hidden).
+
+    The same function as `rnn(x[:, None], hidden)`: the gates of PyTorch's `nn.GRU` / `nn.LSTM`
+    documentation, layer by layer, with the dropout between layers in training (its masks are
+    drawn by `F.dropout`, so they differ from the fused kernel's). A decoder that must run step
+    by step calls it once per target token: as plain matrix products a step costs less than a
+    call of the fused RNN kernel on a sequence of one (benchmarks/step_profile.py)."""
+    lstm = isinstance(rnn, nn.LSTM)
+    h_all, c_all = hidden if lstm else (hidden, None)
+    new_h, new_c = [], []
+    for layer in range(rnn.num_layers):
+        if layer > 0:
+            x = F.dropout(x, rnn.dropout, rnn.training)
+        gates_x = F.linear(x, getattr(rnn, f"weight_ih_l{layer}"),
+                           getattr(rnn, f"bias_ih_l{layer}"))  # (B, G * H), G = 4 or 3 gates
+        gates_h = F.linear(h_all[layer], getattr(rnn, f"weight_hh_l{layer}"),
+                           getattr(rnn, f"bias_hh_l{layer}"))
+        if lstm:
+            i, f, g, o = (gates_x + gates_h).chunk(4, dim=-1)  # each (B, H)
+            c = torch.sigmoid(f) * c_all[layer] + torch.sigmoid(i) * torch.tanh(g)
+            x = torch.sigmoid(o) * torch.tanh(c)
+            new_c.append(c)
+        else:
+            r_x, z_x, n_x = gates_x.chunk(3, dim=-1)
+            r_h, z_h, n_h = gates_h.chunk(3, dim=-1)
+            r, z = torch.sigmoid(r_x + r_h), torch.sigmoid(z_x + z_h)
+            n = torch.tanh(n_x + r * n_h)
+            x = (1 - z) * n + z * h_all[layer]
+        new_h.append(x)
+    h = torch.stack(new_h)  # (L, B, H)
+    return x, ((h, torch.stack(new_c)) if lstm else h)
 
 
 class RNNEncoder(Encoder):
