@@ -309,3 +309,23 @@ def test_a_rule_that_goes_on_changes_nothing(tmp_path):
     plain = fit(tiny_model(data), data, cfg, progress=False)
     ruled = fit(tiny_model(data), data, cfg, progress=False, until=lambda m, h: "")
     assert ruled.step_loss == plain.step_loss and ruled.val_loss == plain.val_loss
+
+
+def test_validation_on_the_valid_splits_first_pairs(tmp_path):
+    """valid_pairs=N: every validation measures the valid split's first N pairs, the same
+    ones each time; a bad N is refused naming the setting."""
+    from s2s.train import evaluate_loss
+
+    data = tiny_data()
+    cfg = TrainConfig(max_steps=6, eval_every=6, lr=1e-2, batch_size=16, valid_pairs=5)
+    model = tiny_model(data)
+    history = fit(model, data, cfg, progress=False)
+    subset = evaluate_loss(model, data.loader("valid", 32, pairs=5), "cpu")
+    whole = evaluate_loss(model, data.loader("valid", 32), "cpu")
+    assert history.val_loss == [pytest.approx(subset, abs=1e-6)]
+    assert subset != pytest.approx(whole, abs=1e-4)
+    assert len(data.dataset("valid", 5)) == 5
+    with pytest.raises(ValueError, match="TrainConfig.valid_pairs"):
+        TrainConfig(valid_pairs=0)
+    with pytest.raises(ValueError, match=r"loader\(pairs=...\)"):
+        data.loader("valid", 8, pairs=0)

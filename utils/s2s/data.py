@@ -277,15 +277,20 @@ class TranslationData:
     params: dict = field(default_factory=dict)  # the arguments that built it (cache keys)
     texts: Splits | None = None  # raw text of the same pairs
 
-    def dataset(self, split: str) -> PairDataset:
-        return PairDataset(getattr(self.splits, split), self.src_vocab, self.tgt_vocab)
+    def dataset(self, split: str, pairs: int | None = None) -> PairDataset:
+        """The pairs of `split` as ids (the first `pairs` of them; None: all)."""
+        return PairDataset(getattr(self.splits, split)[:pairs], self.src_vocab, self.tgt_vocab)
 
     def loader(self, split: str, batch_size: int, *, bucket: bool = True,
-               shuffle: bool | None = None, seed: int = 0) -> DataLoader:
-        """Padded batches of `split` ("train", "valid", "test"); only train shuffles by default."""
+               shuffle: bool | None = None, seed: int = 0,
+               pairs: int | None = None) -> DataLoader:
+        """Padded batches of `split` ("train", "valid", "test"); only train shuffles by default.
+        pairs: only the split's first `pairs` pairs (a fixed subset); None: all of them."""
         shuffle = split == "train" if shuffle is None else shuffle
         if split not in ("train", "valid", "test"):
             raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        check_int("loader(pairs=...)", pairs, low=1, none_ok=True,
+                  hint="the number of the split's first pairs to use; None: all of them")
         if not getattr(self.splits, split):
             settings = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
                                  if k in ("max_len", "max_pairs", "valid_frac", "test_frac"))
@@ -293,8 +298,8 @@ class TranslationData:
                              f"(training 0 steps, or a loss of 0.0){': ' if settings else ''}"
                              f"{settings}. Build the data with settings that leave pairs in "
                              f"every split (load_translation refuses the others)")
-        return make_loader(self.dataset(split), batch_size, bucket=bucket, shuffle=shuffle,
-                           seed=seed)
+        return make_loader(self.dataset(split, pairs), batch_size, bucket=bucket,
+                           shuffle=shuffle, seed=seed)
 
     def check_vocabularies(self, model: object, who: str) -> None:
         """Refuse a model whose vocabularies are not this data's: other ids would silently

@@ -5,7 +5,8 @@ forcing (or feed back its own predictions for a fraction of the steps), compute 
 real target tokens only, clip the gradient, step Adam. The forward pass runs in the config's
 precision (`s2s.precision`: bf16 autocast on a CPU that has it natively); the loss, the
 weights, the optimizer and the checkpoints stay fp32, and validation is always fp32. Every
-`eval_every` steps it measures the validation loss, keeps the best weights, stops early when
+`eval_every` steps it measures the validation loss (on the valid split, or its first
+`valid_pairs` pairs), keeps the best weights, stops early when
 validation stops improving, and writes a checkpoint that `load_checkpoint` reads back and
 `fit(..., resume=True)` continues.
 
@@ -106,6 +107,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # fp32, bf16, fp16 (with a gradient scaler) or auto: s2s.precision
     score_lr_scale: float = 1.0  # the attention score's learning rate, as a multiple of lr
+    valid_pairs: int | None = None  # validate on the valid split's first N pairs; None: all
 
     def __setattr__(self, name: str, value: object) -> None:
         """Every field is checked when set (at construction and later): a nonsense setting
@@ -148,6 +150,9 @@ _TRAIN_CHECKS = {
     "bucket": _train_check("bucket", "bool"),
     "seed": _train_check("seed", "int"),
     "precision": lambda value: check_precision(value, "TrainConfig.precision"),
+    "valid_pairs": _train_check("valid_pairs", "int", low=1, none_ok=True,
+                                hint="the number of the valid split's first pairs each "
+                                     "validation measures, e.g. 1000; None: all of them"),
     "score_lr_scale": _train_check("score_lr_scale", "real", low=0, low_open=True,
                                    hint="a multiple of lr for the attention score's weights, "
                                         "e.g. 0.1; 1.0: the same rate as every weight"),
@@ -455,7 +460,7 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     history = state.history
     net = group.wrap(model)
     loader = data.loader("train", cfg.batch_size, seed=cfg.seed, bucket=cfg.bucket)
-    valid_loader = data.loader("valid", 2 * cfg.batch_size)
+    valid_loader = data.loader("valid", 2 * cfg.batch_size, pairs=cfg.valid_pairs)
     eval_every = cfg.eval_every or len(loader)
     show = (not settings.quiet() if progress is None else progress) and group.main
     display = display_for(show, len(loader))

@@ -43,7 +43,7 @@ def code_version() -> str:
 
 # Settings added to TrainConfig after cache version 3, with their defaults: they enter a cached
 # model's key only when set to something else, so adding a setting keeps every cached model.
-ADDED_SETTINGS = {"score_lr_scale": 1.0, "warmup": 0}
+ADDED_SETTINGS = {"score_lr_scale": 1.0, "warmup": 0, "valid_pairs": None}
 
 
 def train_key(cfg: TrainConfig) -> dict:
