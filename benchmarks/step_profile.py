@@ -18,7 +18,8 @@ steps (hooks on the decoder's attention and output layer keep what they were giv
 * `output_layer`: the projection from the decoder's outputs to the vocabulary;
 * `loss`: the masked cross-entropy over the vocabulary, in fp32, from the logits;
 * `optimizer`: clipping the gradients and fused Adam's update.
-`other` is the whole step less the parts (the autograd engine's own work, glue); a part
+`other` is the whole step less the parts but data (the whole step is timed on batches drawn
+beforehand): the autograd engine's own work, glue. A part
 timed alone may run a little faster or slower than inside the step. Medians of `--repeat`
 rounds in which the parts take turns.
 """
@@ -80,6 +81,13 @@ class Recorder:
             handle.remove()
 
 
+def leaf(value):
+    """A floating-point tensor as a new leaf that wants its gradient; anything else as is."""
+    if torch.is_tensor(value) and value.is_floating_point():
+        return value.clone().requires_grad_()
+    return value
+
+
 def backward_of(outputs) -> None:
     """Backpropagate the sum of every floating-point tensor in `outputs` (a nested tuple)."""
     flat = [t for t in _tensors(outputs) if t.requires_grad]
@@ -98,7 +106,7 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
                  precision: str, device: torch.device) -> dict:
     """Milliseconds per step of the whole step and of each part (medians over rounds)."""
     model.to(device).train()
-    loader = data.loader("train", cfg.batch_size, seed=0)
+    loader = data.loader("train", cfg.batch_size, seed=0, bucket=cfg.bucket)
     batches = []
     for batch in loader:
         batches.append(batch)
@@ -113,8 +121,10 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
 
     for i in range(steps):  # record each batch's inputs to the parts, from a real step
         recorder = Recorder(decoder)
-        whole(i)
-        recorder.remove()
+        try:
+            whole(i)
+        finally:
+            recorder.remove()
         src, src_len = batches[i][0].to(device), batches[i][1]
         with torch.no_grad(), autocast(precision, device):
             encoded = model.encoder(src, src_len)
@@ -131,12 +141,14 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
             next(stream)
 
     def encoder_part(i: int) -> None:
+        model.zero_grad(set_to_none=True)  # as train_step: gradients made, not added to
         src, src_len = batches[i][0].to(device), batches[i][1]
         with autocast(precision, device):
             outputs = model.encoder(src, src_len)
         backward_of(outputs)
 
     def decoder_part(i: int) -> None:
+        model.zero_grad(set_to_none=True)
         encoded, _ = recorded[i]
         tgt_in = batches[i][2].to(device)
         with autocast(precision, device):
@@ -149,16 +161,18 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
                 decoder.out = out
         backward_of(outputs)
 
-    def attention_part(i: int) -> None:
+    def attention_part(i: int) -> None:  # every call of the step, one backward pass
+        model.zero_grad(set_to_none=True)
         _, recorder = recorded[i]
+        results = []
         for args, kwargs in recorder.attention:
-            leaves = tuple(a.clone().requires_grad_() if torch.is_tensor(a) and
-                           a.is_floating_point() else a for a in args)
             with autocast(precision, device):
-                result = decoder.attention(*leaves, **kwargs)
-            backward_of(result)
+                results.append(decoder.attention(*(leaf(a) for a in args),
+                                                 **{k: leaf(v) for k, v in kwargs.items()}))
+        backward_of(results)
 
     def output_part(i: int) -> None:
+        model.zero_grad(set_to_none=True)
         _, recorder = recorded[i]
         with autocast(precision, device):
             logits = decoder.out(recorder.out_input.clone().requires_grad_())
@@ -167,7 +181,8 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
     def loss_part(i: int) -> None:
         _, recorder = recorded[i]
         logits = recorder.logits.clone().requires_grad_()
-        sequence_loss(logits.float(), batches[i][3].to(device)).backward()
+        sequence_loss(logits.float(), batches[i][3].to(device), mask=cfg.mask_loss,
+                      label_smoothing=cfg.label_smoothing).backward()
 
     def optimizer_part(i: int) -> None:  # on the gradients the parts left
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -181,7 +196,8 @@ def profile_step(model, data, cfg: TrainConfig, steps: int, repeat: int,
         for name, work in parts.items():
             rounds[name].append(milliseconds(work, steps))
     ms = {name: round(statistics.median(values), 2) for name, values in rounds.items()}
-    outside = ("whole_step", "attention")  # attention is inside decoder_steps
+    outside = ("whole_step", "attention", "data")  # attention is inside decoder_steps; the
+    # whole step is timed on batches drawn beforehand
     ms["other"] = round(ms["whole_step"] - sum(v for k, v in ms.items() if k not in outside),
                         2)
     share = {name: f"{100 * value / ms['whole_step']:.1f} %" for name, value in ms.items()

@@ -92,6 +92,7 @@ def bleu_rule(data, target: float, sentences: int, every: int, curve: list[dict]
         started = time.perf_counter()
         bleu = judge(model, data, split="valid", max_sentences=sentences).bleu.score
         curve.append({"step": history.steps, "seconds": round(history.seconds, 1),
+                      "validation_seconds": round(history.validation_seconds, 1),
                       "bleu": round(bleu, 2),
                       "check_seconds": round(time.perf_counter() - started, 1)})
         return f"valid BLEU {bleu:.2f} >= {target}" if bleu >= target else ""
@@ -115,7 +116,8 @@ def run_seed(setup: tuple, seed: int, args: argparse.Namespace, device: torch.de
     return {"seed": seed, "reached": reached is not None,
             "steps": reached["step"] if reached else history.steps,
             "seconds": reached["seconds"] if reached else round(history.seconds, 1),
-            "validation_seconds": round(history.validation_seconds, 1),
+            "validation_seconds": (reached["validation_seconds"] if reached
+                                   else round(history.validation_seconds, 1)),
             "tokens_per_second": round(history.tokens_per_second),
             "precision": history.precision, "stopped": history.stopped,
             "best_check": best, "curve": curve}

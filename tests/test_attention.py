@@ -213,3 +213,9 @@ def test_luong_projects_the_keys_once_per_sentence(kind, feeding, monkeypatch):
                        else dec.attention.score.W_k(enc_out[0]))
     picked = state.select(torch.tensor([2, 0]))
     assert torch.equal(picked.keys, state.keys[[2, 0]])
+
+
+def test_a_score_that_projects_nothing_keeps_no_keys():
+    enc_out, src_len = encoded()
+    dec = LuongDecoder(30, 8, 2 * H, 2 * H, score="dot", input_feeding=True).eval()
+    assert dec.init_state(enc_out, src_len).keys is None

@@ -184,11 +184,34 @@ def test_one_step_from_the_weights_equals_the_fused_rnn(cell, layers):
 
 
 def test_one_step_drops_out_between_layers_in_training_only():
-    """With dropout 1 between two layers the top layer sees zeros, as in the fused LSTM."""
-    torch.manual_seed(0)
-    rnn = make_rnn("lstm", 5, H, 2, dropout=1.0)
-    x, hidden = torch.randn(3, 5), (torch.randn(2, 3, H), torch.randn(2, 3, H))
-    out, _ = rnn_step(rnn.train(), x, hidden)
-    ref_out, _ = rnn(x[:, None], hidden)
+    """In training, dropout 0.5 between three layers: the same output, state and random
+    draws as the fused LSTM from the same seed (a version that also dropped the first layer's
+    input, or skipped a layer, differs); in evaluation no dropout."""
+    rnn = make_rnn("lstm", 5, H, 3, dropout=0.5).train()
+    x, hidden = torch.randn(3, 5), (torch.randn(3, 3, H), torch.randn(3, 3, H))
+    torch.manual_seed(1)
+    out, (h, c) = rnn_step(rnn, x, hidden)
+    after = torch.get_rng_state()
+    torch.manual_seed(1)
+    ref_out, (ref_h, ref_c) = rnn(x[:, None], hidden)
+    assert torch.equal(after, torch.get_rng_state())
     assert torch.allclose(out, ref_out[:, 0], atol=1e-6)
+    assert torch.allclose(h, ref_h, atol=1e-6) and torch.allclose(c, ref_c, atol=1e-6)
     assert not torch.allclose(out, rnn_step(rnn.eval(), x, hidden)[0], atol=1e-3)
+
+
+def test_one_step_in_bf16_agrees_to_bf16s_rounding():
+    torch.manual_seed(0)
+    rnn = make_rnn("lstm", 5, H, 2, dropout=0.0)
+    x, hidden = torch.randn(3, 5), (torch.randn(2, 3, H), torch.randn(2, 3, H))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = rnn_step(rnn, x, hidden)
+        ref_out, _ = rnn(x[:, None], hidden)
+    assert torch.allclose(out.float(), ref_out[:, 0].float(), atol=2e-2)
+
+
+@pytest.mark.parametrize("change", [{"bidirectional": True}, {"proj_size": 4}, {"bias": False}])
+def test_one_step_refuses_an_rnn_it_does_not_write_out(change):
+    rnn = nn.LSTM(5, H, 1, batch_first=True, **change)
+    with pytest.raises(ValueError, match="rnn_step runs one direction"):
+        rnn_step(rnn, torch.randn(3, 5), (torch.zeros(1, 3, H), torch.zeros(1, 3, H)))

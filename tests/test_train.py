@@ -327,5 +327,5 @@ def test_validation_on_the_valid_splits_first_pairs(tmp_path):
     assert len(data.dataset("valid", 5)) == 5
     with pytest.raises(ValueError, match="TrainConfig.valid_pairs"):
         TrainConfig(valid_pairs=0)
-    with pytest.raises(ValueError, match=r"loader\(pairs=...\)"):
+    with pytest.raises(ValueError, match=r"dataset\(pairs=...\)"):
         data.loader("valid", 8, pairs=0)

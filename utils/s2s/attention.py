@@ -162,8 +162,9 @@ class Attention(nn.Module):
     def forward(self, queries: Tensor, keys: Tensor, values: Tensor, mask: Tensor, *,
                 projected_keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """queries (B, T_q, D_q); keys (B, T_k, D_k); values (B, T_k, D_v); mask (B, T_k).
-        projected_keys: `self.score.precompute(keys)`, when the caller kept it from an earlier
-        call on the same keys (then `keys` is not read)."""
+        projected_keys: `self.score.precompute(keys)` ((B, T_k, ...): W_k k for the additive
+        score, W k for general), when the caller kept it from an earlier call on the same keys
+        (then `keys` is not read)."""
         scores = (self.score(queries, keys) if projected_keys is None
                   else self.score.score_precomputed(queries, projected_keys))  # (B, T_q, T_k)
         weights = masked_softmax(scores, mask)

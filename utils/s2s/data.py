@@ -279,6 +279,8 @@ class TranslationData:
 
     def dataset(self, split: str, pairs: int | None = None) -> PairDataset:
         """The pairs of `split` as ids (the first `pairs` of them; None: all)."""
+        check_int("dataset(pairs=...)", pairs, low=1, none_ok=True,
+                  hint="the number of the split's first pairs to use; None: all of them")
         return PairDataset(getattr(self.splits, split)[:pairs], self.src_vocab, self.tgt_vocab)
 
     def loader(self, split: str, batch_size: int, *, bucket: bool = True,
@@ -289,8 +291,6 @@ class TranslationData:
         shuffle = split == "train" if shuffle is None else shuffle
         if split not in ("train", "valid", "test"):
             raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
-        check_int("loader(pairs=...)", pairs, low=1, none_ok=True,
-                  hint="the number of the split's first pairs to use; None: all of them")
         if not getattr(self.splits, split):
             settings = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
                                  if k in ("max_len", "max_pairs", "valid_frac", "test_frac"))

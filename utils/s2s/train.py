@@ -497,6 +497,8 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
             display.tick(history, step_in_epoch)
             stop, unscheduled = out_of_budget(cfg, history, seconds), None
             if until is not None and not stop:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()  # the step's kernels are training time
                 paused = time.perf_counter()
                 stop = ask(until, model, history)
                 start += time.perf_counter() - paused  # the rule's time is not training time
@@ -505,9 +507,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
                     unscheduled = (torch.get_rng_state(), state.resume.bad_evals)
                 began = time.perf_counter()
                 stop = validate(model, valid_loader, device, group, state, cfg.patience) or stop
-                display.update(history, step_in_epoch)
                 save(checkpoint, model, state, optimizer, resume_point(done), group)
                 history.validation_seconds += time.perf_counter() - began
+                display.update(history, step_in_epoch)
             if stop:
                 history.stopped = stop
                 break

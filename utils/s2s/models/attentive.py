@@ -46,7 +46,9 @@ class AttentionState(NamedTuple):
     hidden: RNNHidden  # (L, B, H) or LSTM (h, c)
     feed: Tensor | None  # (B, H): Luong's previous attentional vector h~ (input feeding)
     weights: Tensor | None  # (B, T, S): attention weights of the last call
-    keys: Tensor | None = None  # the score's projected keys (e.g. W_k memory), computed once
+    keys: Tensor | None = None  # the score's projected keys, made once per sentence: (B, S,
+    # H_att) additive W_k memory, (B, S, H_dec) general W memory; None when a score projects
+    # nothing (dot, concat)
 
     def select(self, index: Tensor) -> AttentionState:
         """Keep/reorder batch rows: index (B',) -> a state of batch size B' (beam search)."""
@@ -127,8 +129,9 @@ class LuongDecoder(Decoder):
         memory, hidden = enc_outputs
         feed = memory.new_zeros(memory.shape[0], self.out.in_features) if self.input_feeding \
             else None
+        keys = self.attention.score.precompute(memory)
         return AttentionState(memory, source_mask(memory, src_len), hidden, feed, None,
-                              self.attention.score.precompute(memory))
+                              None if keys is memory else keys)
 
     def _attend(self, h: Tensor, state: AttentionState) -> tuple[Tensor, Tensor]:
         """h: (B, T, H) RNN outputs -> attentional vectors h~ (B, T, H), weights (B, T, S)."""

@@ -66,10 +66,16 @@ def rnn_step(rnn: nn.GRU | nn.LSTM, x: Tensor, hidden: RNNHidden) -> tuple[Tenso
     x (B, I), hidden (L, B, H) or LSTM (h, c) -> (the top layer's output (B, H), the new hidden).
 
     The same function as `rnn(x[:, None], hidden)`: the gates of PyTorch's `nn.GRU` / `nn.LSTM`
-    documentation, layer by layer, with the dropout between layers in training (its masks are
-    drawn by `F.dropout`, so they differ from the fused kernel's). A decoder that must run step
-    by step calls it once per target token: as plain matrix products a step costs less than a
-    call of the fused RNN kernel on a sequence of one (benchmarks/step_profile.py)."""
+    documentation, layer by layer, with the dropout between layers in training (`F.dropout`:
+    on a CPU the same masks as the fused kernel draws; cuDNN draws its own). Under bf16
+    autocast the matrix products run in bf16 and the new state is fp32 (the fused kernel's is
+    bf16): the outputs agree to bf16's rounding. A decoder that must run step by step calls it
+    once per target token: as plain matrix products a step costs less than a call of the fused
+    RNN kernel on a sequence of one (benchmarks/step_profile.py)."""
+    if rnn.bidirectional or rnn.proj_size or not rnn.bias:
+        raise ValueError(f"rnn_step runs one direction of an RNN with biases and no projection "
+                         f"(make_rnn's), got bidirectional={rnn.bidirectional}, "
+                         f"proj_size={rnn.proj_size}, bias={rnn.bias}")
     lstm = isinstance(rnn, nn.LSTM)
     h_all, c_all = hidden if lstm else (hidden, None)
     new_h, new_c = [], []
