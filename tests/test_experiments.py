@@ -493,6 +493,14 @@ def test_a_chapter_cites_a_checked_result_and_its_tests(uninterrupted, tmp_path)
     assert str(tiny) == format_report(tiny.results)
     with pytest.raises(KeyError, match="'gru', 'lstm'|gru, lstm"):
         tiny.arm("transformer")
+    lines = tiny.curves()  # one per run: its points and its lowest validation loss
+    assert len(lines) == len(tiny.results["runs"]) and beam.curves() == []
+    for line, run in zip(lines, tiny.results["runs"], strict=True):
+        curve = run["curve"]
+        loss, step = min(zip(curve["val_loss"], curve["val_steps"], strict=True))
+        assert line.startswith(f"{run['arm']:16} seed {run['seed']}: ")
+        assert line.endswith(f"lowest validation loss {loss:.3f} at step {step:,}")
+        assert all(f"{p['bleu']:5.2f} at {p['step']:,}" in line for p in curve["points"])
     paired = beam.paired("beam3")
     assert sorted(paired) == [0, 1, 2]
     assert all(p.system == next(r["final"]["bleu"] for r in beam.results["runs"]

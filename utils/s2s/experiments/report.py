@@ -305,6 +305,21 @@ class Citation:
                 f"{', '.join(prov['device'])} ({', '.join(prov['precision']) or 'fp32'}) on "
                 f"{prov['date'][:10]}{commit}, CACHE_VERSION {prov['cache_version']}")
 
+    def curves(self) -> list[str]:
+        """One line per run: its valid metric at each point of its curve, and the step of its
+        lowest validation loss (the checkpoint every later point judges)."""
+        lines = []
+        for run in self.results["runs"]:
+            curve = run.get("curve") or {}
+            if not curve.get("val_loss"):  # a decoding experiment: no training curve
+                continue
+            loss, step = min(zip(curve["val_loss"], curve["val_steps"], strict=True))
+            metric = self.results["metric"]["name"]
+            points = ", ".join(f"{p[metric]:5.2f} at {p['step']:,}" for p in curve["points"])
+            lines.append(f"{run['arm']:16} seed {run['seed']}: {points}; lowest validation "
+                         f"loss {loss:.3f} at step {step:,}")
+        return lines
+
     @cached_property
     def summaries(self) -> dict[str, ArmSummary]:
         """Every arm's summary by name (computed once: scoring levels alike takes seconds)."""
