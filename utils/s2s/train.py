@@ -435,6 +435,9 @@ def fit(model: Seq2Seq, data: TranslationData, cfg: TrainConfig, *,
     history, the position inside the epoch, the shuffle and random-number states, the patience
     counter): on the CPU an interrupted run, resumed, gives the losses and weights of an
     uninterrupted one. An interrupt between two checkpoints loses the steps since the last.
+    A run that ended its budget (or `until` stopped) off the eval_every schedule validated
+    there too; continued with a larger budget it keeps that validation and its best weights
+    (the experiments layer judges each point of a curve so).
     progress: a live loss plot in a notebook, a progress bar in a terminal, a log line every
     100 steps elsewhere (`s2s.progress`); default: on, except in CI or with S2S_QUIET=1.
     until: a rule asked after every step, `until(model, history)` -> a reason to stop (e.g. a
