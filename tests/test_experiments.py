@@ -160,6 +160,20 @@ def test_a_change_of_model_kind_brings_the_settings_only_that_kind_takes(tmp_pat
                                         "model.kind": ("rnn", "luong")}
 
 
+def test_a_model_field_added_later_shows_its_real_default_as_the_controls(tmp_path):
+    """embed_dropout (added after the first cached models: left out of the defaults so their
+    keys stay valid) is True when a declaration leaves it out, not None; declaring the
+    default explicitly is no change at all."""
+    text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
+                        '[arms.plain]\nmodel.embed_dropout = false')
+    exp = declare(tmp_path, text)
+    assert exp.arms["plain"].change == {"model.embed_dropout": (True, False)}
+    same = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
+                        '[arms.same]\nmodel.embed_dropout = true')
+    with pytest.raises(ExperimentError, match="in 0 settings"):
+        declare(tmp_path, same)
+
+
 def test_a_change_to_subwords_brings_their_vocabulary_settings(tmp_path):
     text = TINY.replace('[arms.lstm]\nmodel.cell = "lstm"',
                         '[arms.spm]\ndata.tokenizers = ["spm", "spm"]\ndata.vocab_size = 64\n'

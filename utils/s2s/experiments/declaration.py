@@ -213,10 +213,14 @@ def arm_changes(control: dict[str, dict], arm: dict[str, dict],
     """How `arm` differs from `control` (both {table: {key: value}}): every differing setting
     {"table.key": (control's, arm's)}, and those that count as separate changes (a setting
     that comes with a change of model kind, or of greedy to beam search, does not count)."""
+    from s2s.models.base import ADDED_FIELDS
+
     changes, counted = {}, []
     for table in SETTINGS:
         for key in sorted(set(control.get(table, {})) | set(arm.get(table, {}))):
-            default = defaults[table].get(key)
+            # a model field added later is left out of `defaults` (keys stay valid), not unset
+            default = defaults[table].get(key, ADDED_FIELDS.get(key) if table == "model"
+                                          else None)
             a, b = control[table].get(key, default), arm[table].get(key, default)
             if a == b:
                 continue
