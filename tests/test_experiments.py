@@ -610,3 +610,13 @@ def test_a_gain_is_never_printed_on_the_wrong_side_of_the_past_noise_line(gain, 
     from s2s.experiments.report import format_gain
 
     assert format_gain(gain) == shown
+
+
+def test_a_stored_change_shows_a_later_model_fields_real_default():
+    from s2s.experiments.report import shown_change
+
+    assert shown_change({"model.norm_first": [None, True]}) == "model.norm_first: False -> True"
+    assert shown_change({"model.num_heads": [None, 4], "model.kind": ["rnn", "transformer"]}) \
+        == "model.kind: 'rnn' -> 'transformer'"
+    assert shown_change({"data.tokenizers": [None, ["spm", "spm"]]}) \
+        == "data.tokenizers: None -> ['spm', 'spm']"

@@ -138,13 +138,30 @@ def summarize(results: dict, scored: dict | None = None) -> list[ArmSummary]:
         finals = [scored[name, r["seed"]] for r in runs]
         scores = [f[metric] for f in finals]
         curves = [sources[r["seed"]] if "source" in r else r for r in runs]
-        change = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in arm["change"].items())
+        change = shown_change(arm["change"])
         out.append(ArmSummary(
             name, change or "(control)", [r["seed"] for r in runs], [r["steps"] for r in runs],
             scores, seed_spread(scores) if len(scores) >= 2 else None,
             [last_quarter_gain(c, metric) for c in curves if "curve" in c],
             sum(f["length_ratio"] for f in finals) / max(len(runs), 1)))
     return out
+
+
+def shown_change(change: dict[str, list]) -> str:
+    """An arm's change, "table.key: control's -> arm's; ...". Files written before the
+    declarations knew the defaults of model fields added later (ADDED_FIELDS) hold None for
+    a side that left such a field out: it is shown as its real default, and dropped when
+    the two sides are then equal."""
+    from s2s.models.base import ADDED_FIELDS
+
+    parts = []
+    for key, (a, b) in change.items():
+        table, _, field = key.partition(".")
+        if table == "model" and field in ADDED_FIELDS:
+            a, b = (ADDED_FIELDS[field] if v is None else v for v in (a, b))
+        if a != b:
+            parts.append(f"{key}: {a!r} -> {b!r}")
+    return "; ".join(parts)
 
 
 def _hypotheses(results: dict, arm: str) -> dict[int, tuple[list[str], list[list[str]]]]:
