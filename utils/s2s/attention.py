@@ -29,20 +29,26 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
 
 
 class Score(nn.Module):
-    """A scoring function. What it does to the keys alone (a projection W_k k, say) does not
-    depend on the query: a decoder that scores the same keys at every step computes that once
-    per sentence with `precompute` and scores each step with `score_precomputed`. This default
-    does nothing to the keys beforehand (dot products, concat); scores with a key projection
-    override both methods."""
+    """A scoring function: `score(queries, keys)` -> scores (B, T_q, T_k). What it does to
+    the keys alone (a projection W_k k, say) does not depend on the query: a decoder that
+    scores the same keys at every step computes that once per sentence with `precompute`
+    and then calls `score(queries, projected_keys, precomputed=True)` at each step (a call of
+    the module either way, so its forward hooks see every score). Each score writes
+    `score_precomputed`; one with a key projection writes `precompute` too (by default the
+    keys are taken as they are: dot products, concat)."""
+
+    def forward(self, queries: Tensor, keys: Tensor, *, precomputed: bool = False) -> Tensor:
+        """queries (B, T_q, D_q), keys (B, T_k, D_k) — or, with precomputed=True, what
+        `precompute` made of them — -> scores (B, T_q, T_k)."""
+        return self.score_precomputed(queries, keys if precomputed else self.precompute(keys))
 
     def precompute(self, keys: Tensor) -> Tensor:
         """keys (B, T_k, D_k) -> what `score_precomputed` takes (here: the keys themselves)."""
         return keys
 
     def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
-        """queries (B, T_q, D_q), projected_keys from `precompute` -> scores (B, T_q, T_k):
-        the same as `forward(queries, keys)`."""
-        return self(queries, projected_keys)
+        """queries (B, T_q, D_q), projected_keys from `precompute` -> scores (B, T_q, T_k)."""
+        raise NotImplementedError
 
 
 class AdditiveScore(Score):
@@ -55,10 +61,6 @@ class AdditiveScore(Score):
         self.W_k = nn.Linear(key_size, hidden_size, bias=False)
         self.w_v = nn.Linear(hidden_size, 1, bias=False)
 
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
-        """queries (B, T_q, D_q), keys (B, T_k, D_k) -> scores (B, T_q, T_k)."""
-        return self.score_precomputed(queries, self.precompute(keys))
-
     def precompute(self, keys: Tensor) -> Tensor:
         """W_k k for all keys: (B, T_k, D_k) -> (B, T_k, H), constant while decoding one
         sentence."""
@@ -66,7 +68,7 @@ class AdditiveScore(Score):
 
     def score_precomputed(self, queries: Tensor, projected_keys: Tensor) -> Tensor:
         """queries (B, T_q, D_q), projected_keys (B, T_k, H) from `precompute` -> scores
-        (B, T_q, T_k): the same as `forward(queries, keys)`."""
+        (B, T_q, T_k)."""
         features = self.W_q(queries)[:, :, None, :] + projected_keys[:, None, :, :]  # (B,Tq,Tk,H)
         return self.w_v(torch.tanh(features)).squeeze(-1)  # (B, T_q, T_k)
 
@@ -74,14 +76,14 @@ class AdditiveScore(Score):
 class DotScore(Score):
     """Luong dot: q . k (query and key of the same size)."""
 
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+    def score_precomputed(self, queries: Tensor, keys: Tensor) -> Tensor:
         return queries @ keys.transpose(1, 2)  # (B, T_q, T_k)
 
 
 class ScaledDotScore(Score):
     """q . k / sqrt(d): keeps the scores' variance near 1 as d grows (Vaswani et al.)."""
 
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+    def score_precomputed(self, queries: Tensor, keys: Tensor) -> Tensor:
         return queries @ keys.transpose(1, 2) / math.sqrt(queries.shape[-1])
 
 
@@ -91,9 +93,6 @@ class GeneralScore(Score):
     def __init__(self, query_size: int, key_size: int) -> None:
         super().__init__()
         self.W = nn.Linear(key_size, query_size, bias=False)
-
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
-        return self.score_precomputed(queries, self.precompute(keys))  # (B, T_q, T_k)
 
     def precompute(self, keys: Tensor) -> Tensor:
         """W k for all keys: (B, T_k, D_k) -> (B, T_k, D_q)."""
@@ -123,7 +122,7 @@ class ConcatScore(Score):
         self.W = nn.Linear(query_size + key_size, hidden_size, bias=False)
         self.v = nn.Linear(hidden_size, 1, bias=False)
 
-    def forward(self, queries: Tensor, keys: Tensor) -> Tensor:
+    def score_precomputed(self, queries: Tensor, keys: Tensor) -> Tensor:
         tq, tk = queries.shape[1], keys.shape[1]
         pairs = torch.cat([queries[:, :, None, :].expand(-1, -1, tk, -1),
                            keys[:, None, :, :].expand(-1, tq, -1, -1)], dim=-1)  # (B,Tq,Tk,Dq+Dk)
@@ -166,6 +165,6 @@ class Attention(nn.Module):
         score, W k for general), when the caller kept it from an earlier call on the same keys
         (then `keys` is not read)."""
         scores = (self.score(queries, keys) if projected_keys is None
-                  else self.score.score_precomputed(queries, projected_keys))  # (B, T_q, T_k)
+                  else self.score(queries, projected_keys, precomputed=True))  # (B, T_q, T_k)
         weights = masked_softmax(scores, mask)
         return self.dropout(weights) @ values, weights

@@ -88,7 +88,7 @@ class BahdanauDecoder(Decoder):
         hidden, outputs, weights = state.hidden, [], []
         for t in range(tgt_in.shape[1]):
             query = top_layer(hidden)[:, None, :]  # (B, 1, H)
-            scores = self.score.score_precomputed(query, state.keys)  # (B, 1, S)
+            scores = self.score(query, state.keys, precomputed=True)  # (B, 1, S)
             w = masked_softmax(scores, state.mask)  # (B, 1, S)
             context = w @ state.memory  # (B, 1, H_enc)
             out, hidden = rnn_step(self.rnn, torch.cat([emb[:, t], context[:, 0]], -1), hidden)
