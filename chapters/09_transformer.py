@@ -776,11 +776,11 @@ plt.show()
 # positions predicts a cached curve that rises in a straight line with the length and a
 # recomputed one that rises faster and faster, $L(L+1)/2$ positions of layer work against $L$,
 # a ratio of $(L+1)/2$. In this run at the `cpu` profile the figure has that shape, but the
-# printed ratios stay far below the count — 1.30 at 5 tokens (count 3), 3.83 at 80 (count
+# printed ratios stay far below the count — 1.08 at 5 tokens (count 3), 4.44 at 80 (count
 # 40.5): a step also pays costs that do not grow with the prefix — Python's and PyTorch's
 # overhead per call, the output layer for one position, and once per run the encoder — and at
-# short lengths they outweigh the layer work (at 5 tokens the cache saved about a quarter of
-# the time in this run). Exercise 3 measures it at lengths this
+# short lengths they outweigh the layer work (at 5 tokens the cache saved little in this
+# run). Exercise 3 measures it at lengths this
 # cell did not try.
 #
 # ## 9.7 Training choices, and the one made on valid
@@ -877,16 +877,21 @@ print(design)
 # they end):
 
 # %%
-control = design.results["control"]
-for arm in design.results["arms"]:
-    if arm == control:
-        continue
-    diff = design.difference(arm)
-    verdict = ((("better" if diff.difference > 0 else "worse") + " than the control")
-               if diff.excludes_zero() else "no difference from the control shown")
-    flag = " (still learning: not past noise)" if design.arm(arm).still_learning else ""
-    print(f"{arm:16} {diff.difference:+6.2f} BLEU [{diff.low:+.2f}, {diff.high:+.2f}]: "
-          f"{verdict}{flag}")
+def verdicts(cited, than: str = "the control") -> None:
+    """Print each arm of a cited experiment against its control: the difference over seeds,
+    its interval, the verdict, and the flag of an arm still learning."""
+    for arm in cited.results["arms"]:
+        if arm == cited.results["control"]:
+            continue
+        diff = cited.difference(arm)
+        verdict = ((("better" if diff.difference > 0 else "worse") + f" than {than}")
+                   if diff.excludes_zero() else f"no difference from {than} shown")
+        flag = " (still learning: not past noise)" if cited.arm(arm).still_learning else ""
+        print(f"{arm:16} {diff.difference:+6.2f} BLEU [{diff.low:+.2f}, {diff.high:+.2f}]: "
+              f"{verdict}{flag}")
+
+
+verdicts(design)
 
 # %% [markdown]
 # The rule for the live model, written so that it applies whichever way the results go: take
@@ -895,10 +900,16 @@ for arm in design.results["arms"]:
 # change into settings:
 
 # %%
-means = {arm: sum(design.arm(arm).scores) / len(design.arm(arm).scores)
-         for arm in design.results["arms"]}
-best = max(means, key=means.get)
-chosen = best if best != control and design.difference(best).excludes_zero() else control
+def choose(cited) -> tuple[str, str, dict]:
+    """The rule: (the chosen arm, the arm of the best mean, every arm's mean valid BLEU)."""
+    means = {arm: sum(cited.arm(arm).scores) / len(cited.arm(arm).scores)
+             for arm in cited.results["arms"]}
+    best, control = max(means, key=means.get), cited.results["control"]
+    chosen = best if best != control and cited.difference(best).excludes_zero() else control
+    return chosen, best, means
+
+
+chosen, best, means = choose(design)
 change = design.results["arms"][chosen]["change"]  # {"model.FIELD": [control's, arm's]}
 model_change = {k.removeprefix("model."): v for k, (_, v) in change.items()
                 if k.startswith("model.")}
@@ -937,15 +948,7 @@ recipe = cite("ch09_recipe")
 print(recipe.source)
 print(recipe)
 print()
-for arm in recipe.results["arms"]:
-    if arm == recipe.results["control"]:
-        continue
-    diff = recipe.difference(arm)
-    verdict = ((("better" if diff.difference > 0 else "worse") + " than pre_norm alone")
-               if diff.excludes_zero() else "no difference from pre_norm alone shown")
-    flag = " (still learning: not past noise)" if recipe.arm(arm).still_learning else ""
-    print(f"{arm:16} {diff.difference:+6.2f} BLEU [{diff.low:+.2f}, {diff.high:+.2f}]: "
-          f"{verdict}{flag}")
+verdicts(recipe, than="pre_norm alone")
 
 # %% [markdown]
 # The curves behind those means, from the same file: each run's valid BLEU at its four
@@ -988,25 +991,13 @@ drop = cite("ch09_dropout")
 print(drop.source)
 print(drop)
 print()
-for arm in drop.results["arms"]:
-    if arm == drop.results["control"]:
-        continue
-    diff = drop.difference(arm)
-    verdict = ((("better" if diff.difference > 0 else "worse") + " than dropout everywhere")
-               if diff.excludes_zero() else "no difference from dropout everywhere shown")
-    flag = " (still learning: not past noise)" if drop.arm(arm).still_learning else ""
-    print(f"{arm:16} {diff.difference:+6.2f} BLEU [{diff.low:+.2f}, {diff.high:+.2f}]: "
-          f"{verdict}{flag}")
+verdicts(drop, than="dropout everywhere")
 
 # %% [markdown]
 # The rule applied, and the curves behind the means:
 
 # %%
-means = {arm: sum(drop.arm(arm).scores) / len(drop.arm(arm).scores)
-         for arm in drop.results["arms"]}
-best = max(means, key=means.get)
-placement = (best if best != drop.results["control"] and
-             drop.difference(best).excludes_zero() else drop.results["control"])
+placement, _, means = choose(drop)
 print("mean valid BLEU per arm:", {arm: round(m, 2) for arm, m in means.items()},
       f"-> chosen: {placement}")
 print("\n".join(drop.curves()))
@@ -1229,7 +1220,7 @@ print(f"Transformer / recurrent: training x{tps['transformer'] / tps['rnn']:.2f}
 # an LSTM step with attention against a cached Transformer layer — and on how many steps each
 # search runs (greedy steps the whole batch until its last output ends). In this run at the
 # `cpu` profile the Transformer trained 1.26 times as fast as the recurrent system, decoded
-# 0.55 times as fast greedily and 1.17 times as fast with beam 5: the two searches rank the
+# 0.62 times as fast greedily and 1.28 times as fast with beam 5: the two searches rank the
 # models in opposite orders, which the cost of a step alone does not explain. And the committed
 # runs above, one torch thread per process, had the Transformer slower to train (10.2 against
 # 9.0 minutes per run). So these are one timing per model on this machine, for these small
@@ -1637,14 +1628,14 @@ assert type(eos_first) in (float, int) and eos_first > expected / 3, (eos_first,
 # to copy; the grader checks the student's against their printed cells): the two ratios, at 3
 # and at 120 tokens, printed by a cell that calls `speedup` on `batch`; the prediction from the
 # count of positions, $(L+1)/2$ — 2 at 3 tokens, 60.5 at 120 — and the comparison: the measured
-# ratio at 120 falls far below 60.5 (as §9.6's did at 80 tokens: 3.83 against a count of 40.5
+# ratio at 120 falls far below 60.5 (as §9.6's did at 80 tokens: 4.44 against a count of 40.5
 # in this run at the `cpu` profile), because a step's cost is not only layer work proportional
 # to the positions processed. Each step, cached or not, pays costs that do not grow with the
 # prefix — Python and PyTorch's call overhead for a dozen small operations, the output layer
 # to the whole vocabulary (for one position in both versions) — each run pays the encoder
 # once, and the cached step also attends over its $t$ cached keys, which grows with $t$. So
 # the ratio approaches the count's only when the layer work over long prefixes dominates, in
-# larger models or longer outputs. At 3 tokens the ratio is near 1 (below 2; §9.6 printed 1.30
+# larger models or longer outputs. At 3 tokens the ratio is near 1 (below 2; §9.6 printed 1.08
 # at 5 tokens in this run), since the fixed costs dominate both and the recomputed steps
 # process only 1, 2 and 3 positions; a value above 2 would be timing noise or the batch's
 # fixed costs being amortised differently, to be checked by repeating the measurement. A good
