@@ -625,8 +625,8 @@ print("\n".join(collapse.curves()))
 # and 60 updates. The cells just above say how much of the gap to the additive score this
 # one change closes, and that what is left is more than the seeds' noise: the additive score,
 # bounded by its tanh, does best, with the widest spread of the four arms. Dividing the score
-# by $\sqrt{H}$ helps as much as the smaller step: the two arms' difference has an interval
-# that includes 0.
+# by $\sqrt{H}$ shows no difference from the smaller step that these seeds can detect: the
+# two arms' difference has an interval that includes 0.
 #
 # Every arm trained 8,000 steps. The experiment first ran 4,000, where the report flagged
 # three arms as still learning (the general score and score_lr in one seed each,
@@ -797,7 +797,8 @@ print("the capstone's design:", final)
 # microcode instead of in hardware; PyTorch can flush them to 0
 # (`torch.set_flush_denormal(True)`, on CPUs that support it). The cell times training steps
 # of fresh models of the base design with either score, with this library, at the committed
-# runs' sizes, batch and learning rate, in fp32 as they trained, from seed 0, with subnormals
+# runs' model sizes, batch and learning rate but on this profile's data, in fp32 as they
+# trained, from seed 0, with subnormals
 # kept and flushed — the first 5 steps untimed, so model building and the validation cancel:
 
 # %%
@@ -836,18 +837,19 @@ finally:
 # With this library the general score's step no longer costs twice the additive score's:
 # with subnormals kept it is 34 ms against 29, flushed 22 against 36 — one timing per
 # setting, and the additive score's step came out 7 ms *slower* with subnormals flushed,
-# which flushing cannot cause: these four numbers say "about the same", not which is
-# faster. The
-# halving the committed ablation measured therefore came with the per-step projection of the
-# keys, which the library no longer makes; whether subnormals made that projection slower,
-# as a saturated softmax would, is not measured here. GPUs generally compute float32
+# which flushing cannot cause: these four numbers are too noisy to rank the two scores. The
+# halving the committed ablation measured most likely came with the library's change between
+# the two timings — the keys projected once per sentence instead of at every step, and the
+# decoder's RNN step taken from its weights, which came with it (neither is timed alone
+# here); whether subnormals made the old per-step projection slower is not measured. GPUs generally compute float32
 # subnormals in hardware (not measured in this course). The equal-time verdict against the
 # general score was drawn at the old speeds: with this library its arm would get about as
 # many steps as the base. It is flagged still learning in any case, and the equal-step
 # comparison of §7.3 (`ch07_collapse`, which does not depend on speed) points the same way.
-# The live runs of §7.4, at this profile's larger sizes and in bf16, did not show the
-# slowdown either: there the general score made 174 steps to the base's 151 in the same
-# 0.6 min (one run each).
+# The live runs of §7.4, trained with the old library at this profile's larger sizes and in
+# bf16, did not show the slowdown: there the general score made 174 steps to the base's 151
+# in the same 0.6 min (one run each); why they differ from the committed timing is not
+# measured here.
 #
 # The other arms are past noise (none flagged). The capstone's design is therefore CS224n's,
 # with the additive score in place of the general one.
