@@ -834,17 +834,16 @@ finally:
     torch.set_flush_denormal(False)  # the course trains with the default
 
 # %% [markdown]
-# With this library the general score's step no longer costs twice the additive score's:
-# with subnormals kept it is 34 ms against 29, flushed 22 against 36 — one timing per
-# setting, and the additive score's step came out 7 ms *slower* with subnormals flushed,
-# which flushing cannot cause: these four numbers are too noisy to rank the two scores. The
-# halving the committed ablation measured most likely came with the library's change between
-# the two timings — the keys projected once per sentence instead of at every step, and the
-# decoder's RNN step taken from its weights, which came with it (neither is timed alone
-# here); whether subnormals made the old per-step projection slower is not measured. GPUs generally compute float32
-# subnormals in hardware (not measured in this course). The equal-time verdict against the
-# general score was drawn at the old speeds: with this library its arm would get about as
-# many steps as the base. It is flagged still learning in any case, and the equal-step
+# With this library and subnormals kept, the general score's step took 34 ms against the
+# additive score's 9; flushed, 26 against 26. These are one timing per setting, and the
+# additive score's step came out 17 ms *slower* with subnormals flushed, which flushing
+# cannot cause: the four numbers are too noisy to say whether the general score's step still
+# costs more, or whether subnormals are why. The halving the committed ablation measured was
+# timed with the library of its commit, which projected the keys at every decoder step and
+# called the fused RNN kernel once per token; whether it still holds with this library is not
+# measured here (the ablation is to be re-run). GPUs generally compute float32 subnormals in
+# hardware (not measured in this course). The equal-time verdict against the general score
+# was drawn at the old speeds. It is flagged still learning in any case, and the equal-step
 # comparison of §7.3 (`ch07_collapse`, which does not depend on speed) points the same way.
 # The live runs of §7.4, trained with the old library at this profile's larger sizes and in
 # bf16, did not show the slowdown: there the general score made 174 steps to the base's 151
